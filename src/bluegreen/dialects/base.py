@@ -1,0 +1,412 @@
+"""The dialect contract and the general SQL builder, written once.
+
+A dialect is one class per engine, bound to one connection. Engine differences are expressed as
+capability flags (class attributes, each with a one-line docstring) and as narrow overrides of
+the builder methods below; code outside ``dialects/`` never compares dialect names.
+
+Statements that do not depend on a table's columns live in ``sql/<dialect>/*.sql``. Statements
+that do are built here, from introspected :class:`~bluegreen.schema.Table` objects, with every
+identifier quoted by :meth:`Dialect.quote`; values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import polars as pl
+from pydantic import SecretStr
+
+from bluegreen import sqlfiles
+from bluegreen.errors import BlueGreenError, SchemaError, TerminalError, TransientError
+from bluegreen.schema import Column, Schema, Table, TableName
+from bluegreen.watermark import Watermark
+
+log = logging.getLogger("bluegreen.dialect")
+
+# Columns the change read adds to every row, and that the stage keeps. The double underscore
+# keeps them apart from user columns; they are quoted like any identifier.
+PRESENT = "__bg_present"
+OPERATION = "__bg_op"
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    """A slice of one table's net changes: blue columns, then ``__bg_present``, ``__bg_op``."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class TableValidity:
+    """Whether a watermark is still covered by a table's change log, and why not."""
+
+    table: TableName
+    valid: bool
+    detail: str = ""
+
+
+class Dialect:
+    """One engine: connection, quoting, introspection, change tracking, staging and apply."""
+
+    name: ClassVar[str] = "base"
+
+    # ---- capability flags -------------------------------------------------------------------
+    supports_schemas: ClassVar[bool] = True
+    """Tables live in named schemas; bluegreen's own objects go in schema ``bluegreen``."""
+    default_schema: ClassVar[str | None] = None
+    """The schema an unqualified table name means."""
+    paramstyle: ClassVar[str] = "qmark"
+    """The driver's placeholder style: ``qmark`` (?) or ``format`` (%s)."""
+    update_from_alias: ClassVar[bool] = True
+    """``UPDATE t AS g SET c = s.c FROM stage AS s WHERE ...`` is valid (PostgreSQL, SQLite)."""
+    delete_alias: ClassVar[bool] = True
+    """``DELETE FROM t AS g WHERE ...`` is valid (PostgreSQL, SQLite)."""
+    identity_insert_clause: ClassVar[str] = ""
+    """Text placed after the column list to insert explicit values into identity columns."""
+    needs_identity_insert_toggle: ClassVar[bool] = False
+    """Explicit identity values need ``SET IDENTITY_INSERT t ON`` around the INSERT."""
+    truncate_invalidates: ClassVar[bool] = False
+    """TRUNCATE exists and moves the table's min-valid marker (forces a re-seed)."""
+    watermark_has_position: ClassVar[bool] = False
+    """The watermark needs engine text beyond its version (a PostgreSQL snapshot)."""
+    emulated_tracking: ClassVar[bool] = True
+    """Change tracking is emulated with triggers and a change log that bluegreen owns."""
+    stage_prefix: ClassVar[str] = "bg_stage_"
+    """Name prefix of the per-window staging tables (temporary, private to the session)."""
+
+    def __init__(self, connection: Any = None, url: SecretStr | None = None) -> None:
+        self.conn = connection
+        self.url = url
+        self._in_tx = False
+
+    # ---- connecting ---------------------------------------------------------------------------
+    @classmethod
+    def connect(cls, url: SecretStr) -> Dialect:
+        """Open a connection for ``url`` (a SecretStr: it never reaches a log)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None
+
+    def __enter__(self) -> Dialect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        """Where this connection points, without credentials (for logs and errors)."""
+        return self.name
+
+    # ---- quoting ------------------------------------------------------------------------------
+    def quote(self, ident: str) -> str:
+        """Quote one identifier, doubling embedded quote characters."""
+        return '"' + ident.replace('"', '""') + '"'
+
+    def qualify(self, table: TableName) -> str:
+        """The quoted, schema-qualified name of ``table``."""
+        if table.schema and self.supports_schemas:
+            return f"{self.quote(table.schema)}.{self.quote(table.name)}"
+        return self.quote(table.name)
+
+    def own(self, name: str) -> str:
+        """The quoted name of one of bluegreen's own objects (state tables, change logs)."""
+        if self.supports_schemas:
+            return f"{self.quote('bluegreen')}.{self.quote(name)}"
+        return self.quote(f"bluegreen_{name}")
+
+    def placeholder(self, n: int = 1) -> str:
+        """``n`` comma-separated bound-parameter markers."""
+        mark = "%s" if self.paramstyle == "format" else "?"
+        return ", ".join([mark] * n)
+
+    def stage_name(self, index: int) -> str:
+        """The quoted name of the staging table for target ``index`` of the plan."""
+        return self.quote(f"{self.stage_prefix}{index}")
+
+    # ---- errors -------------------------------------------------------------------------------
+    def classify(self, exc: BaseException, doing: str) -> BlueGreenError:
+        """Map a driver error onto a transient or terminal bluegreen error, naming ``doing``."""
+        return TerminalError(f"{self.name}: {doing} failed: {exc}")
+
+    @contextlib.contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Translate driver errors raised inside the block (bluegreen errors pass through)."""
+        try:
+            yield
+        except BlueGreenError:
+            raise
+        except Exception as exc:
+            raise self.classify(exc, doing) from exc
+
+    # ---- running statements -------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] = (), doing: str = "a statement") -> int:
+        """Run one statement; return its row count (or -1)."""
+        with self.errors(doing):
+            cur = self.conn.cursor()
+            try:
+                cur.execute(sql, tuple(params))
+                return cur.rowcount
+            finally:
+                cur.close()
+
+    def query(self, sql: str, params: Sequence[Any] = (), doing: str = "a query") -> list[tuple]:
+        """Run one query and fetch every row."""
+        with self.errors(doing):
+            cur = self.conn.cursor()
+            try:
+                cur.execute(sql, tuple(params))
+                return [tuple(r) for r in cur.fetchall()]
+            finally:
+                cur.close()
+
+    def stream(
+        self, sql: str, params: Sequence[Any], size: int, doing: str
+    ) -> Iterator[tuple[tuple[str, ...], list[tuple]]]:
+        """Run a query and yield (column names, up to ``size`` rows) without loading all rows."""
+        with self.errors(doing):
+            cur = self.conn.cursor()
+            try:
+                cur.execute(sql, tuple(params))
+                names = tuple(d[0] for d in cur.description)
+                while True:
+                    rows = cur.fetchmany(size)
+                    if not rows:
+                        break
+                    yield names, [tuple(r) for r in rows]
+            finally:
+                cur.close()
+
+    def run_file(self, file: str, names: Sequence[str] | None = None) -> None:
+        """Run the named statements of ``sql/<dialect>/<file>.sql`` (all of them by default)."""
+        stmts = sqlfiles.load(self.name, file)
+        for key in names if names is not None else list(stmts):
+            self.execute(stmts[key], doing=f"sql/{self.name}/{file}.sql:{key}")
+
+    def sql(self, file: str, name: str) -> str:
+        return sqlfiles.statement(self.name, file, name)
+
+    # ---- transactions -------------------------------------------------------------------------
+    def begin(self) -> None:
+        """Start a read-write transaction."""
+        self.execute("BEGIN", doing="begin")
+        self._in_tx = True
+
+    def begin_snapshot(self) -> None:
+        """Start a read-only transaction that sees one consistent snapshot of every table."""
+        self.begin()
+
+    def commit(self) -> None:
+        with self.errors("commit"):
+            self.conn.commit()
+        self._in_tx = False
+
+    def rollback(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.rollback()
+        self._in_tx = False
+
+    @contextlib.contextmanager
+    def transaction(self, snapshot: bool = False) -> Iterator[None]:
+        """Commit on success, roll back on any error."""
+        if snapshot:
+            self.begin_snapshot()
+        else:
+            self.begin()
+        try:
+            yield
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            self.commit()
+
+    # ---- introspection ------------------------------------------------------------------------
+    def introspect(self) -> Schema:
+        """Every user table (bluegreen's own objects excluded) with columns, keys and FKs."""
+        raise NotImplementedError
+
+    def server_version(self) -> str:
+        raise NotImplementedError
+
+    # ---- change tracking on blue --------------------------------------------------------------
+    def enable_tracking(self, tables: Sequence[Table]) -> list[TableName]:
+        """Turn tracking on for the database and ``tables``; return the newly enabled ones."""
+        raise NotImplementedError
+
+    def disable_tracking(self, tables: Sequence[TableName]) -> None:
+        raise NotImplementedError
+
+    def tracked_tables(self) -> list[TableName]:
+        """Tables whose changes are tracked now."""
+        raise NotImplementedError
+
+    def current_watermark(self) -> Watermark:
+        """Blue's current position; inside a snapshot transaction, the window's upper bound."""
+        raise NotImplementedError
+
+    def check_valid(self, tables: Sequence[TableName], since: Watermark) -> list[TableValidity]:
+        """For each table: does the change log still cover everything after ``since``?"""
+        raise NotImplementedError
+
+    def read_changes(
+        self, table: Table, since: Watermark, upto: Watermark, batch_size: int
+    ) -> Iterator[ChangeBatch]:
+        """Net changes of ``table`` in (since, upto], joined to their current rows, in batches."""
+        raise NotImplementedError
+
+    def count_changes(self, table: Table, since: Watermark) -> int:
+        """Distinct keys of ``table`` changed after ``since`` (for status and preflight)."""
+        raise NotImplementedError
+
+    def cleanup_changes(self, before: Watermark) -> int:
+        """Drop change-log rows every watermark at or after ``before`` no longer needs."""
+        raise NotImplementedError
+
+    # ---- green: state tables and staging ------------------------------------------------------
+    def install_state(self) -> None:
+        """Create green's state tables if missing (idempotent)."""
+        self.run_file("green_state")
+
+    def create_stage(self, index: int, columns: Sequence[Column]) -> str:
+        """Create the temporary stage for target ``index``: its columns plus ``__bg_present``."""
+        stage = self.stage_name(index)
+        cols = [f"{self.quote(c.name)} {self.stage_type(c)}" for c in columns]
+        cols.append(f"{self.quote(PRESENT)} SMALLINT NOT NULL")
+        self.execute(self.create_stage_sql(stage, cols), doing=f"create stage {stage}")
+        return stage
+
+    def stage_type(self, column: Column) -> str:
+        """The type a stage column gets: the target column's own type."""
+        return column.type
+
+    def create_stage_sql(self, stage: str, column_defs: list[str]) -> str:
+        return f"CREATE TEMPORARY TABLE {stage} ({', '.join(column_defs)})"
+
+    def drop_stage(self, index: int) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {self.stage_name(index)}", doing="drop stage")
+
+    def load_stage(self, index: int, columns: Sequence[str], frame: pl.DataFrame) -> int:
+        """Bulk-load ``frame`` (its ``columns`` then ``__bg_present``) into stage ``index``."""
+        stage = self.stage_name(index)
+        names = [*columns, PRESENT]
+        sql = (
+            f"INSERT INTO {stage} ({', '.join(self.quote(c) for c in names)}) "
+            f"VALUES ({self.placeholder(len(names))})"
+        )
+        rows = frame.select(names).rows()
+        with self.errors(f"load stage {stage}"):
+            cur = self.conn.cursor()
+            try:
+                cur.executemany(sql, rows)
+            finally:
+                cur.close()
+        return len(rows)
+
+    def analyze_stage(self, index: int) -> None:
+        """Give the planner statistics on a freshly loaded stage (where that helps)."""
+
+    # ---- green: the general apply builder -----------------------------------------------------
+    def _key_match(self, key: Sequence[str], left: str, right: str) -> str:
+        return " AND ".join(f"{left}.{self.quote(k)} = {right}.{self.quote(k)}" for k in key)
+
+    # The stage's __bg_present column: 0 = absent on blue (delete), 1 = present and already on
+    # green (update), 2 = present and missing on green (insert). mark_new_sql turns 1 into 2, so
+    # the INSERT and the UPDATE each touch exactly their own rows and report exact counts.
+    def mark_new_sql(self, table: Table, stage: str, key: Sequence[str]) -> str:
+        """Flag staged rows present on blue whose key green does not have yet."""
+        target = self.qualify(table.name)
+        p = self.quote(PRESENT)
+        return (
+            f"UPDATE {stage} AS s SET {p} = 2 WHERE s.{p} = 1 AND NOT EXISTS "
+            f"(SELECT 1 FROM {target} AS g WHERE {self._key_match(key, 'g', 's')})"
+        )
+
+    def insert_sql(
+        self, table: Table, stage: str, columns: Sequence[str], nulled: Sequence[str] = ()
+    ) -> str:
+        """Insert the staged rows flagged new; ``nulled`` columns are written as NULL (the first
+        pass over an FK cycle, whose second pass fills them in)."""
+        target = self.qualify(table.name)
+        cols = ", ".join(self.quote(c) for c in columns)
+        values = ", ".join("NULL" if c in nulled else f"s.{self.quote(c)}" for c in columns)
+        override = self.identity_insert_clause if table.has_identity else ""
+        return (
+            f"INSERT INTO {target} ({cols}){override} SELECT {values} FROM {stage} AS s "
+            f"WHERE s.{self.quote(PRESENT)} = 2"
+        )
+
+    def update_sql(
+        self,
+        table: Table,
+        stage: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        include_new: bool = False,
+    ) -> str:
+        """Overwrite green rows with staged values (``include_new``: also rows just inserted)."""
+        target = self.qualify(table.name)
+        sets = ", ".join(f"{self.quote(c)} = s.{self.quote(c)}" for c in columns)
+        flag = "IN (1, 2)" if include_new else "= 1"
+        return (
+            f"UPDATE {target} AS g SET {sets} FROM {stage} AS s "
+            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} {flag}"
+        )
+
+    def delete_sql(self, table: Table, stage: str, key: Sequence[str]) -> str:
+        """Delete green rows whose key is staged as absent on blue."""
+        target = self.qualify(table.name)
+        return (
+            f"DELETE FROM {target} AS g WHERE EXISTS (SELECT 1 FROM {stage} AS s "
+            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0)"
+        )
+
+    def unlink_sql(
+        self, table: Table, stage: str, columns: Sequence[str], key: Sequence[str]
+    ) -> str:
+        """Set cycle FK columns to NULL on rows about to be deleted (so the cycle can go)."""
+        target = self.qualify(table.name)
+        sets = ", ".join(f"{self.quote(c)} = NULL" for c in columns)
+        return (
+            f"UPDATE {target} AS g SET {sets} FROM {stage} AS s "
+            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0"
+        )
+
+    def run_insert(self, table: Table, sql: str, doing: str) -> int:
+        """Run an INSERT built by :meth:`insert_sql`; return its row count."""
+        return self.execute(sql, doing=doing)
+
+    def lock_row_sql(self, columns: Sequence[str], table: str, where: str) -> str:
+        """SELECT that holds the selected row until commit (serializes concurrent syncs)."""
+        return f"SELECT {', '.join(columns)} FROM {table} WHERE {where}{self.row_lock_suffix}"
+
+    row_lock_suffix: ClassVar[str] = " FOR UPDATE"
+    """Clause after a SELECT that locks its rows for the transaction."""
+
+    # ---- green: reading state -----------------------------------------------------------------
+    def table_exists(self, name: TableName) -> bool:
+        return self.introspect().find(name) is not None
+
+    # ---- generic helpers ----------------------------------------------------------------------
+    def now(self) -> float:
+        return time.time()
+
+    def require_primary_key(self, table: Table) -> None:
+        if not table.primary_key:
+            raise SchemaError(
+                f"table {table.name} has no primary key",
+                fix=f"add a primary key to {table.name}, or leave it out of --table",
+            )
+
+
+def transient(message: str, fix: str | None = None) -> TransientError:
+    return TransientError(message, fix=fix)

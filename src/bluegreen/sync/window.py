@@ -1,0 +1,266 @@
+"""One sync window, the heart of bluegreen.
+
+1. Lock green's watermark row and read it (a second sync of the same pair waits here).
+2. Open ONE snapshot transaction on blue: its current version is the window's upper bound, every
+   table's change log must still cover the watermark, and every table's net changes are read
+   joined to their current rows (one snapshot keeps foreign keys consistent across tables).
+3. Shape each batch with polars and bulk-load it into green's temporary stages (memory stays
+   bounded by the batch size however large the backlog).
+4. Apply by state in the same green transaction: upsert parents first, delete facts, then the
+   deferred deletes on referenced (dimension) tables, children first; move the watermark and
+   write the history row; commit. Any failure rolls back: green stays at its last watermark,
+   and re-running the window is harmless because applying by state is idempotent.
+
+The phases are separate methods so the Prefect flow can show each as a task run; the green
+transaction stays open across them and commits once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bluegreen.dialects.base import Dialect
+from bluegreen.errors import ApplyError, BlueGreenError, ReseedRequired
+from bluegreen.sync.plan import PHASES, Phase, Step, SyncPlan
+from bluegreen.sync.shape import IdentityShaper, Shaper, batch_frame
+from bluegreen.sync.state import GreenState, TableStats, WindowRecord
+from bluegreen.watermark import Watermark
+
+log = logging.getLogger("bluegreen.sync")
+
+StepHook = Callable[[Step], None]
+
+
+@dataclass
+class StageStats:
+    """What the read and stage phases moved."""
+
+    rows: int = 0
+    batches: int = 0
+    read_seconds: float = 0.0
+    stage_seconds: float = 0.0
+
+
+class Window:
+    """One window from green's watermark to blue's current version, applied atomically."""
+
+    def __init__(
+        self,
+        blue: Dialect,
+        green: Dialect,
+        plan: SyncPlan,
+        state: GreenState,
+        *,
+        batch_size: int = 50_000,
+        shaper: Shaper | None = None,
+        on_step: StepHook | None = None,
+    ) -> None:
+        self.blue = blue
+        self.green = green
+        self.plan = plan
+        self.state = state
+        self.batch_size = batch_size
+        self.shaper = shaper or IdentityShaper()
+        self.on_step = on_step
+        self.since: Watermark | None = None
+        self.upto: Watermark | None = None
+        self.stats: dict[str, TableStats] = {}
+        self.staged = StageStats()
+        self.apply_seconds = 0.0
+        self._t0 = 0.0
+        self._started_at = dt.datetime.now(dt.UTC)
+        self._open = False
+
+    # ---- phase 1: fetch (bounds and validity) -------------------------------------------------
+    def open(self) -> bool:
+        """Lock the watermark, open blue's snapshot; False when blue has nothing new."""
+        self._t0 = time.perf_counter()
+        self._started_at = dt.datetime.now(dt.UTC)
+        self.green.begin()
+        self._open = True
+        try:
+            self.since, _, _ = self.state.read(lock=True)
+            self.blue.begin_snapshot()
+            self.upto = self.blue.current_watermark()
+            if self.upto == self.since:
+                self.abort()
+                return False
+            bad = [
+                v
+                for v in self.blue.check_valid([s.blue.name for s in self.plan.sources], self.since)
+                if not v.valid
+            ]
+            if bad:
+                first = bad[0]
+                others = ", ".join(str(v.table) for v in bad[1:])
+                detail = first.detail + (f" (also: {others})" if others else "")
+                raise ReseedRequired(str(first.table), detail)
+        except BaseException:
+            self.abort()
+            raise
+        return True
+
+    # ---- phase 2: read blue's changes into green's stages -------------------------------------
+    def stage(self) -> StageStats:
+        """Stream every table's net changes from the blue snapshot into green's stages."""
+        assert self.since is not None and self.upto is not None
+        try:
+            for target in self.plan.targets:
+                self.green.drop_stage(target.index)
+                self.green.create_stage(target.index, target.stage_columns)
+            for source in self.plan.sources:
+                t = time.perf_counter()
+                for batch in self.blue.read_changes(
+                    source.blue, self.since, self.upto, self.batch_size
+                ):
+                    t_loaded = time.perf_counter()
+                    self.staged.read_seconds += t_loaded - t
+                    frame = batch_frame(batch)
+                    for target, shaped in self.shaper.shape(source, frame, self.upto):
+                        self.green.load_stage(target.index, target.columns, shaped)
+                    self.staged.rows += len(batch.rows)
+                    self.staged.batches += 1
+                    t = time.perf_counter()
+                    self.staged.stage_seconds += t - t_loaded
+                self.staged.read_seconds += time.perf_counter() - t
+            # Blue's snapshot is no longer needed: release it before the (longer) apply.
+            self.blue.rollback()
+            for target in self.plan.targets:
+                self.green.analyze_stage(target.index)
+        except BaseException:
+            self.abort()
+            raise
+        return self.staged
+
+    # ---- phase 3: apply -----------------------------------------------------------------------
+    def apply(self, phase: Phase) -> dict[str, TableStats]:
+        """Run the plan's steps of ``phase`` against green (inside the window's transaction)."""
+        done: dict[str, TableStats] = {}
+        t0 = time.perf_counter()
+        try:
+            for step in self.plan.steps:
+                if step.phase != phase:
+                    continue
+                if self.on_step is not None:
+                    self.on_step(step)
+                stats = done.setdefault(str(step.table), TableStats())
+                self._run(step, stats)
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self.apply_seconds += time.perf_counter() - t0
+        for name, s in done.items():
+            self.stats.setdefault(name, TableStats()).add(s)
+        return done
+
+    def _run(self, step: Step, stats: TableStats) -> None:
+        target = self.plan.target(step.target)
+        table = target.green
+        stage = self.green.stage_name(step.target)
+        green = self.green
+        doing = f"{step.action} into green table {table.name} ({step.phase})"
+        key = target.key
+        try:
+            if step.action == "insert":
+                green.execute(green.mark_new_sql(table, stage, key), doing=doing)
+                sql = green.insert_sql(table, stage, target.columns, step.nulled)
+                stats.inserts += max(0, green.run_insert(table, sql, doing))
+            elif step.action == "update":
+                cols = [c for c in target.columns if c not in key]
+                if cols:
+                    sql = green.update_sql(table, stage, cols, key, include_new=step.second_pass)
+                    n = max(0, green.execute(sql, doing=doing))
+                    # a cycle's second pass also rewrites the rows its first pass inserted
+                    stats.updates += n - stats.inserts if step.second_pass else n
+            elif step.action == "delete":
+                n = max(0, green.execute(green.delete_sql(table, stage, key), doing=doing))
+                if step.phase == "deferred_deletes":
+                    stats.deferred_deletes += n
+                else:
+                    stats.deletes += n
+            elif step.action == "unlink":
+                green.execute(green.unlink_sql(table, stage, step.nulled, key), doing=doing)
+        except ApplyError as exc:
+            raise ApplyError(
+                f"green refused the window's rows for table {table.name} during {step.action} "
+                f"({step.phase}): {exc.message}; the window was rolled back and green stays at "
+                f"watermark {self.since}",
+                fix=(
+                    "compare the row named above on blue and green: a green-only constraint "
+                    "(CHECK, UNIQUE, NOT NULL, FK) or a narrower type refuses it; relax it or map "
+                    "the column in the workbook, then run the sync again"
+                ),
+            ) from exc
+
+    # ---- phase 4: commit ----------------------------------------------------------------------
+    def commit(self) -> WindowRecord:
+        """Move the watermark, record history (if rows moved) and commit green's transaction."""
+        assert self.since is not None and self.upto is not None
+        try:
+            finished = dt.datetime.now(dt.UTC)
+            record = WindowRecord(
+                window_id=self.state.next_window_id(),
+                from_mark=self.since,
+                to_mark=self.upto,
+                started_at=self._started_at,
+                finished_at=finished,
+                read_seconds=self.staged.read_seconds,
+                apply_seconds=self.apply_seconds + self.staged.stage_seconds,
+                total_seconds=time.perf_counter() - self._t0,
+                tables=dict(self.stats),
+                mapping_fingerprint=self.plan.mapping_fingerprint,
+                changes=self.staged.rows,
+            )
+            self.state.write(record, self.plan.green_fingerprint, history=self.staged.rows > 0)
+            for target in self.plan.targets:
+                self.green.drop_stage(target.index)
+            self.green.commit()
+            self._open = False
+        except BaseException:
+            self.abort()
+            raise
+        if self.staged.rows:
+            log.info(record.summary())
+        else:
+            log.debug("window %s -> %s: no changes", self.since, self.upto)
+        return record
+
+    def abort(self) -> None:
+        """Roll back both sides; green keeps its previous watermark."""
+        if self._open:
+            self.green.rollback()
+            self.blue.rollback()
+            self._open = False
+
+    def run(self) -> WindowRecord | None:
+        """All phases in order; None when blue had nothing new."""
+        if not self.open():
+            return None
+        self.stage()
+        for phase in PHASES:
+            self.apply(phase)
+        return self.commit()
+
+
+def run_window(
+    blue: Dialect,
+    green: Dialect,
+    plan: SyncPlan,
+    state: GreenState,
+    *,
+    batch_size: int = 50_000,
+    shaper: Shaper | None = None,
+    on_step: StepHook | None = None,
+) -> WindowRecord | None:
+    """Run one complete window; see :class:`Window`."""
+    try:
+        return Window(
+            blue, green, plan, state, batch_size=batch_size, shaper=shaper, on_step=on_step
+        ).run()
+    except BlueGreenError:
+        raise

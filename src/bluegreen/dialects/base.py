@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,6 +32,9 @@ log = logging.getLogger("bluegreen.dialect")
 # keeps them apart from user columns; they are quoted like any identifier.
 PRESENT = "__bg_present"
 OPERATION = "__bg_op"
+
+Params = Sequence[Any] | Mapping[str, Any]
+"""Bound parameters: positional, or by name where the driver supports it (psycopg)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,19 @@ class Dialect:
         """Where this connection points, without credentials (for logs and errors)."""
         return self.name
 
+    def is_alive(self) -> bool:
+        """False when the connection is known to be closed or broken (then reconnect)."""
+        return self.conn is not None
+
+    def ensure_connected(self) -> None:
+        """Reopen a closed or broken connection (after a transient error) from the same URL."""
+        if self.is_alive() or self.url is None:
+            return
+        self.close()
+        fresh = type(self).connect(self.url)
+        self.conn, fresh.conn = fresh.conn, None
+        self._in_tx = False
+
     # ---- quoting ------------------------------------------------------------------------------
     def quote(self, ident: str) -> str:
         """Quote one identifier, doubling embedded quote characters."""
@@ -149,34 +165,49 @@ class Dialect:
             raise self.classify(exc, doing) from exc
 
     # ---- running statements -------------------------------------------------------------------
-    def execute(self, sql: str, params: Sequence[Any] = (), doing: str = "a statement") -> int:
+    @staticmethod
+    def _run(cur: Any, sql: str, params: Params) -> None:
+        # No parameters: send the text as is (a driver that parses placeholders would otherwise
+        # read a literal % in the statement as one).
+        if not params:
+            cur.execute(sql)
+        elif isinstance(params, Mapping):
+            cur.execute(sql, dict(params))
+        else:
+            cur.execute(sql, tuple(params))
+
+    def stream_cursor(self) -> Any:
+        """A cursor for reading big results in batches (server-side where the driver has one)."""
+        return self.conn.cursor()
+
+    def execute(self, sql: str, params: Params = (), doing: str = "a statement") -> int:
         """Run one statement; return its row count (or -1)."""
         with self.errors(doing):
             cur = self.conn.cursor()
             try:
-                cur.execute(sql, tuple(params))
+                self._run(cur, sql, params)
                 return cur.rowcount
             finally:
                 cur.close()
 
-    def query(self, sql: str, params: Sequence[Any] = (), doing: str = "a query") -> list[tuple]:
+    def query(self, sql: str, params: Params = (), doing: str = "a query") -> list[tuple]:
         """Run one query and fetch every row."""
         with self.errors(doing):
             cur = self.conn.cursor()
             try:
-                cur.execute(sql, tuple(params))
+                self._run(cur, sql, params)
                 return [tuple(r) for r in cur.fetchall()]
             finally:
                 cur.close()
 
     def stream(
-        self, sql: str, params: Sequence[Any], size: int, doing: str
+        self, sql: str, params: Params, size: int, doing: str
     ) -> Iterator[tuple[tuple[str, ...], list[tuple]]]:
         """Run a query and yield (column names, up to ``size`` rows) without loading all rows."""
         with self.errors(doing):
-            cur = self.conn.cursor()
+            cur = self.stream_cursor()
             try:
-                cur.execute(sql, tuple(params))
+                self._run(cur, sql, params)
                 names = tuple(d[0] for d in cur.description)
                 while True:
                     rows = cur.fetchmany(size)

@@ -80,11 +80,18 @@ class Syncer:
         self.on_step = on_step
         self._plan: SyncPlan | None = None
         self._shaper: Shaper | None = None
+        self._installed = False
 
-    def prepare(self, refresh: bool = False) -> SyncPlan:
-        """Install green's state (idempotent) and build the plan from both live schemas."""
-        if self._plan is None or refresh:
-            self.state.install()
+    def prepare(self, refresh: bool = False, install: bool = True) -> SyncPlan:
+        """Install green's state (idempotent) and build the plan from both live schemas.
+
+        ``install=False`` builds the plan without touching green (``sync --dry-run``, ``status``,
+        ``verify``); a later ``prepare()`` still installs the state tables before any window.
+        """
+        if self._plan is None or refresh or (install and not self._installed):
+            if install:
+                self.state.install()
+                self._installed = True
             if self.plan_builder is not None:
                 self._plan, self._shaper = self.plan_builder(self.blue, self.green)
             else:

@@ -1,0 +1,101 @@
+"""Logging for the command line: window lines on stderr, and no secret ever printed.
+
+The engine logs through the ``bluegreen`` logger hierarchy and never configures handlers (a
+library must not); the CLI installs exactly one handler here. Every line, and every error the
+CLI prints, passes through :func:`scrub`, which removes the passwords of URLs and ODBC strings
+and any secret value registered with :func:`register_secret` -- a driver message that quotes a
+connection string must not leak its password into a terminal or a CI log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+
+# scheme://user:password@host -> scheme://user:***@host
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):(?P<pw>[^@\s/]*)@")
+# PWD=...; / Password=...; in ODBC strings
+_ODBC_PASSWORD = re.compile(r"(?i)\b(?P<key>pwd|password)\s*=\s*(?P<pw>\{[^}]*\}|[^;\s]*)")
+# password=... in a libpq keyword string or a URL query
+_KV_PASSWORD = re.compile(r"(?i)([?&\s]password=)[^&\s]*")
+
+HANDLER_MARK = "_bluegreen_cli"
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret (a whole connection string, a password) so output never shows it."""
+    if not value:
+        return
+    with _LOCK:
+        _SECRETS.add(value)
+        # the password inside a URL, too: it may be quoted alone by a driver
+        m = _URL_PASSWORD.search(value)
+        if m and m.group("pw"):
+            _SECRETS.add(m.group("pw"))
+        for m in _ODBC_PASSWORD.finditer(value):
+            pw = m.group("pw").strip("{}")
+            if pw:
+                _SECRETS.add(pw)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every password pattern and registered secret replaced by ``***``."""
+    with _LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)
+    for s in secrets:
+        if len(s) >= 3:  # a 1-2 character "secret" would shred ordinary text
+            text = text.replace(s, "***")
+    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
+    text = _ODBC_PASSWORD.sub(lambda m: f"{m.group('key')}=***", text)
+    return _KV_PASSWORD.sub(r"\1***", text)
+
+
+class ScrubFilter(logging.Filter):
+    """Rewrites each record's final message through :func:`scrub` (args included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = scrub(record.getMessage())
+        record.msg = message
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True
+
+
+class StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at emit time (test runners swap it per call)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def level_for(verbose: int) -> int:
+    """0: windows and warnings; 1 and more: debug lines of bluegreen too."""
+    return logging.DEBUG if verbose > 0 else logging.INFO
+
+
+def configure(verbose: int = 0, handler: logging.Handler | None = None) -> logging.Handler:
+    """Install (or replace) the CLI's one handler on the ``bluegreen`` logger."""
+    logger = logging.getLogger("bluegreen")
+    for old in [h for h in logger.handlers if getattr(h, HANDLER_MARK, False)]:
+        logger.removeHandler(old)
+    if handler is None:
+        handler = StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    setattr(handler, HANDLER_MARK, True)
+    handler.addFilter(ScrubFilter())
+    logger.addHandler(handler)
+    logger.setLevel(level_for(verbose))
+    logger.propagate = False
+    return handler

@@ -67,6 +67,8 @@ class EnginePair:
         """A plain autocommit driver connection to ``side`` (the application's view)."""
         url = self.blue_url if side == "blue" else self.green_url
         if self.engine == "sqlite":
+            import bluegreen.dialects.sqlite  # noqa: F401  (registers Decimal/date adapters)
+
             conn = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None, timeout=30)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA recursive_triggers = ON")

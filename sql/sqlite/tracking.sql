@@ -29,6 +29,11 @@ SELECT table_id, table_name, pk_columns, enabled_version, min_valid_version
 FROM bluegreen_ct_tables
 ORDER BY table_name;
 
+-- name: tick
+-- Enabling a table moves the clock, so every watermark taken before it is older than the
+-- table's min valid version: rows written before tracking began force a re-seed, not a gap.
+UPDATE bluegreen_ct_clock SET version = version + 1 WHERE id = 1;
+
 -- name: register
 INSERT INTO bluegreen_ct_tables (table_name, pk_columns, enabled_version, min_valid_version)
 SELECT ?, ?, version, version FROM bluegreen_ct_clock WHERE id = 1;

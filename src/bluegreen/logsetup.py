@@ -80,6 +80,23 @@ class StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+class LineFormatter(logging.Formatter):
+    """``HH:MM:SS message``; warnings and errors say so, debug lines name their logger."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(message)s", "%H:%M:%S")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        if record.levelno >= logging.WARNING:
+            head, _, rest = line.partition(" ")
+            return f"{head} {record.levelname.lower()}: {rest}"
+        if record.levelno < logging.INFO:
+            head, _, rest = line.partition(" ")
+            return f"{head} [{record.name}] {rest}"
+        return line
+
+
 def level_for(verbose: int) -> int:
     """0: windows and warnings; 1 and more: debug lines of bluegreen too."""
     return logging.DEBUG if verbose > 0 else logging.INFO
@@ -92,7 +109,7 @@ def configure(verbose: int = 0, handler: logging.Handler | None = None) -> loggi
         logger.removeHandler(old)
     if handler is None:
         handler = StderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        handler.setFormatter(LineFormatter())
     setattr(handler, HANDLER_MARK, True)
     handler.addFilter(ScrubFilter())
     logger.addHandler(handler)

@@ -311,10 +311,14 @@ class Dialect:
     def create_stage(self, index: int, columns: Sequence[Column]) -> str:
         """Create the temporary stage for target ``index``: its columns plus ``__bg_present``."""
         stage = self.stage_name(index)
+        self.execute(self.stage_ddl(index, columns), doing=f"create stage {stage}")
+        return stage
+
+    def stage_ddl(self, index: int, columns: Sequence[Column]) -> str:
+        """The CREATE statement of stage ``index`` (built apart so golden tests can see it)."""
         cols = [f"{self.quote(c.name)} {self.stage_type(c)}" for c in columns]
         cols.append(f"{self.quote(PRESENT)} SMALLINT NOT NULL")
-        self.execute(self.create_stage_sql(stage, cols), doing=f"create stage {stage}")
-        return stage
+        return self.create_stage_sql(self.stage_name(index), cols)
 
     def stage_type(self, column: Column) -> str:
         """The type a stage column gets: the target column's own type."""
@@ -415,6 +419,11 @@ class Dialect:
     def run_insert(self, table: Table, sql: str, doing: str) -> int:
         """Run an INSERT built by :meth:`insert_sql`; return its row count."""
         return self.execute(sql, doing=doing)
+
+    def insert_statements(self, table: Table, sql: str) -> list[str]:
+        """Every statement :meth:`run_insert` sends for ``sql``, in order (for golden tests:
+        engines that toggle identity inserts wrap the INSERT in their toggles)."""
+        return [sql]
 
     def lock_row_sql(self, columns: Sequence[str], table: str, where: str) -> str:
         """SELECT that holds the selected row until commit (serializes concurrent syncs)."""

@@ -8,6 +8,8 @@ per-table log. SQLite has one writer at a time, so clock order is commit order, 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import decimal
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -21,6 +23,21 @@ from bluegreen.schema import Column, ForeignKey, Schema, Table, TableName
 from bluegreen.watermark import Watermark
 
 _TRANSIENT_MARKERS = ("database is locked", "database table is locked", "busy")
+
+
+def _register_adapters() -> None:
+    """Values sqlite3 cannot bind by itself, stored as the text SQLite's affinities expect.
+
+    Decimals (a T cast to NUMERIC produces them) keep their exact digits as text; dates and
+    times are ISO 8601 (Python 3.12 deprecates sqlite3's implicit datetime adapters).
+    """
+    sqlite3.register_adapter(decimal.Decimal, str)
+    sqlite3.register_adapter(dt.date, lambda v: v.isoformat())
+    sqlite3.register_adapter(dt.datetime, lambda v: v.isoformat(" "))
+    sqlite3.register_adapter(dt.time, lambda v: v.isoformat())
+
+
+_register_adapters()
 
 
 def sqlite_path(url: str) -> str:
@@ -190,6 +207,7 @@ class SQLiteDialect(Dialect):
             for t in tables:
                 if t.name.name in registry:
                     continue
+                self.execute(self.sql("tracking", "tick"), doing="move the change clock")
                 self.execute(
                     self.sql("tracking", "register"),
                     [t.name.name, json.dumps(list(t.primary_key))],

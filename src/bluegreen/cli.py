@@ -1,0 +1,767 @@
+"""The ``bluegreen`` command: tracking, sync, status, stats, verify and the demo.
+
+Settings come from flags, then ``BLUEGREEN_*`` environment variables, then ``bluegreen.toml``
+(see :mod:`bluegreen.config`). Connection strings stay SecretStr: output shows them only through
+:func:`~bluegreen.dialects.redact`, and every printed error and log line is scrubbed of
+passwords. A :class:`~bluegreen.errors.BlueGreenError` prints its message and fix without a
+traceback and exits 2 (terminal: a human must act) or 75 (transient: retrying may succeed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bluegreen import logsetup
+from bluegreen.config import Settings, load_settings
+from bluegreen.dialects import Dialect, connect, redact
+from bluegreen.errors import BlueGreenError, ConfigError
+from bluegreen.status import PairStatus, Verification, compare, pair_status, sync_stats
+from bluegreen.sync.runner import PlanBuilder, RunSummary, Syncer
+from bluegreen.sync.state import GreenState, TableStats
+from bluegreen.watermark import Watermark
+
+log = logging.getLogger("bluegreen.cli")
+
+EXIT_MISMATCH = 1
+EXIT_TERMINAL = 2
+EXIT_TRANSIENT = 75  # EX_TEMPFAIL: schedulers and wrappers know it means "try again"
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="bluegreen",
+    help=(
+        "Keep a green copy of a production database (blue) current through change tracking, "
+        "so a release can cut over with near-zero downtime."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    # typer's pretty tracebacks print local variables: they could show a connection string.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+tracking_app = typer.Typer(
+    help="Turn change tracking on blue on or off, and prune its change log.",
+    no_args_is_help=True,
+)
+app.add_typer(tracking_app, name="tracking")
+
+# ---- commands contributed by other modules: REGISTER THEM HERE -----------------------------------
+# Mapping workbook commands (template, check, ...):
+#     from bluegreen.mapping.cli import mapping_app
+#     app.add_typer(mapping_app, name="mapping")
+# `bluegreen serve` (flows/serve.py) imports Prefect: register a command here that imports
+# flows.serve *inside* its body, so `import bluegreen.cli` never imports prefect.
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CliState:
+    """Global options, shared with every command through typer's context."""
+
+    config: Path | None = None
+    verbose: int = 0
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="settings file (TOML); default ./bluegreen.toml or $BLUEGREEN_CONFIG",
+            dir_okay=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option("-v", "--verbose", count=True, help="also log bluegreen's debug lines"),
+    ] = 0,
+) -> None:
+    """Options that apply to every command."""
+    ctx.obj = CliState(config=config, verbose=verbose)
+    logsetup.configure(verbose)
+
+
+# ---- shared plumbing ----------------------------------------------------------------------------
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stdout() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 160  # a pipe or a test runner: do not squeeze tables to 80 columns
+    return console
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def report_error(exc: BlueGreenError) -> None:
+    """Message and fix on stderr, scrubbed of secrets; no traceback."""
+    kind = "transient error" if exc.transient else "error"
+    err = stderr()
+    err.print(Text(f"{kind}: {logsetup.scrub(exc.message)}", style="bold red"))
+    if exc.fix:
+        err.print(Text(f"  fix: {logsetup.scrub(exc.fix)}"))
+    if exc.transient:
+        err.print(Text("  (retrying may succeed: nothing was committed half-way)"))
+
+
+def guarded(fn: F) -> F:
+    """Turn bluegreen errors into a message and an exit code (2 terminal, 75 transient)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BlueGreenError as exc:
+            report_error(exc)
+            raise typer.Exit(EXIT_TRANSIENT if exc.transient else EXIT_TERMINAL) from None
+        except KeyboardInterrupt:
+            stderr().print("interrupted: green stays at its last committed watermark")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings(ctx: typer.Context, **flags: object) -> Settings:
+    """Flags over environment over the TOML file; registers the URLs as secrets to scrub."""
+    state: CliState = ctx.obj or CliState()
+    loaded = load_settings(state.config, **flags)
+    for url in (loaded.blue_url, loaded.green_url):
+        if url is not None:
+            logsetup.register_secret(url.get_secret_value())
+    return loaded
+
+
+def need(url: SecretStr | None, side: str, flag: str, env: str, key: str) -> SecretStr:
+    if url is None:
+        raise ConfigError(
+            f"no {side} connection string",
+            fix=f"pass {flag}, set {env}, or write {key} in bluegreen.toml",
+        )
+    return url
+
+
+def shown(url: SecretStr) -> str:
+    """A connection string safe to print."""
+    return redact(url.get_secret_value())
+
+
+@contextlib.contextmanager
+def opened(url: SecretStr) -> Iterator[Dialect]:
+    """A dialect connection that is closed however the command ends."""
+    logsetup.register_secret(url.get_secret_value())
+    db = connect(url)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def plan_builder(cfg: Settings) -> PlanBuilder | None:
+    """The plan from the mapping workbook when one is configured; None syncs same-named tables."""
+    if cfg.mapping is None:
+        return None
+    # ---- REGISTER HERE: the mapping workbook's plan builder (bluegreen.mapping) ----------------
+    raise ConfigError(
+        f"mapping workbook {cfg.mapping} was given, but this build cannot read workbooks yet",
+        fix="leave out --mapping (and mapping= in bluegreen.toml) to sync same-named tables",
+    )
+
+
+def make_syncer(blue: Dialect, green: Dialect, cfg: Settings) -> Syncer:
+    return Syncer(
+        blue,
+        green,
+        tables=cfg.tables or None,
+        batch_size=cfg.batch_size,
+        stream=cfg.stream,
+        plan_builder=plan_builder(cfg),
+    )
+
+
+def echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def kv_table(rows: list[tuple[str, str]], title: str | None = None) -> Table:
+    table = Table(show_header=False, title=title, title_justify="left", box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for k, v in rows:
+        table.add_row(k, Text(v))
+    return table
+
+
+# ---- option types -------------------------------------------------------------------------------
+BlueOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--blue",
+        help="blue (production) connection string; default $BLUEGREEN_BLUE_URL or blue_url",
+        show_default=False,
+    ),
+]
+GreenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--green",
+        help="green (copy) connection string; default $BLUEGREEN_GREEN_URL or green_url",
+        show_default=False,
+    ),
+]
+TablesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--table",
+        "-t",
+        help="sync only this blue table (repeat for more); default: every tracked table green has",
+        show_default=False,
+    ),
+]
+StreamOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--stream", help="watermark name on green (default 'default')", show_default=False
+    ),
+]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="mapping workbook (.xlsx)", dir_okay=False, show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+
+
+# ---- tracking -----------------------------------------------------------------------------------
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="the database to change (blue); default $BLUEGREEN_BLUE_URL or blue_url",
+        show_default=False,
+    ),
+]
+
+
+@tracking_app.command("enable")
+@guarded
+def tracking_enable(
+    ctx: typer.Context,
+    db: DbOpt = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--table",
+            "-t",
+            help="track this table (repeat for more); default: every table with a primary key",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Turn change tracking on for the database and its tables (idempotent).
+
+    Enable it before the rows a green must receive are written: a green that starts empty
+    converges from the change log alone. Rows that existed before come to green by a copy
+    (re-seed), not through tracking. Tables without a primary key cannot be tracked: without
+    --table they are listed and left out; named with --table they are an error.
+    """
+    cfg = settings(ctx, blue_url=db)
+    url = need(cfg.blue_url, "database", "--db", "BLUEGREEN_BLUE_URL", "blue_url")
+    out = stdout()
+    with opened(url) as d:
+        schema = d.introspect()
+        if table:
+            chosen = [schema.table(t) for t in table]
+            for t in chosen:
+                d.require_primary_key(t)
+        else:
+            chosen = [t for _, t in sorted(schema.tables.items()) if t.primary_key]
+            for name, t in sorted(schema.tables.items()):
+                if not t.primary_key:
+                    log.warning("not tracked: table %s has no primary key", name)
+        if not chosen:
+            raise ConfigError(
+                f"{shown(url)} has no table with a primary key to track",
+                fix="create the tables (with primary keys) first, or check the connection string",
+            )
+        newly = set(d.enable_tracking(chosen))
+        version = d.current_watermark()
+        d.rollback()
+    result = Table(title=f"change tracking on {shown(url)}", title_justify="left")
+    result.add_column("table")
+    result.add_column("tracking")
+    for t in chosen:
+        result.add_row(Text(str(t.name)), "enabled now" if t.name in newly else "already on")
+    out.print(result)
+    out.print(f"current version: {version.version}")
+
+
+@tracking_app.command("disable")
+@guarded
+def tracking_disable(
+    ctx: typer.Context,
+    db: DbOpt = None,
+    table: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--table",
+            "-t",
+            help="stop tracking this table (repeat); default: every tracked table",
+            show_default=False,
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+) -> None:
+    """Turn change tracking off and drop the tables' change logs.
+
+    Every green synced from these tables loses its source of changes: it must be re-seeded
+    after tracking is enabled again.
+    """
+    cfg = settings(ctx, blue_url=db)
+    url = need(cfg.blue_url, "database", "--db", "BLUEGREEN_BLUE_URL", "blue_url")
+    with opened(url) as d:
+        tracked = d.tracked_tables()
+        if table:
+            schema = d.introspect()
+            names = [schema.table(t).name for t in table]
+        else:
+            names = list(tracked)
+        names = [n for n in names if n in set(tracked)]
+        if not names:
+            stdout().print("nothing to disable: no such table is tracked")
+            return
+        listed = ", ".join(str(n) for n in names)
+        if not yes and not typer.confirm(
+            f"stop tracking {listed} on {shown(url)} and drop their change logs?"
+        ):
+            raise typer.Exit(1)
+        d.disable_tracking(names)
+    stdout().print(Text(f"tracking disabled: {listed}"))
+
+
+@tracking_app.command("cleanup")
+@guarded
+def tracking_cleanup(
+    ctx: typer.Context,
+    before: Annotated[
+        int,
+        typer.Option(
+            "--before",
+            help="drop change-log rows at or below this version (no watermark >= it needs them)",
+            min=0,
+        ),
+    ],
+    db: DbOpt = None,
+    green: Annotated[
+        str | None,
+        typer.Option(
+            "--green",
+            help="a green to protect: refuse to drop changes past its watermark "
+            "(default $BLUEGREEN_GREEN_URL or green_url, if set)",
+            show_default=False,
+        ),
+    ] = None,
+    stream: StreamOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="prune even past the green's watermark")
+    ] = False,
+) -> None:
+    """Prune blue's change log: drop the rows no watermark at or after --before needs.
+
+    A green whose watermark is older than --before can then no longer be synced (it must be
+    re-seeded), so when a green is known (--green or the settings) its watermark is checked
+    first and a cleanup past it is refused unless --force.
+    """
+    cfg = settings(ctx, blue_url=db, green_url=green, stream=stream)
+    url = need(cfg.blue_url, "database", "--db", "BLUEGREEN_BLUE_URL", "blue_url")
+    mark = Watermark(version=before)
+    if cfg.green_url is not None and not force:
+        with opened(cfg.green_url) as g:
+            state = GreenState(g, cfg.stream)
+            installed = state.installed()
+            current = state.read()[0] if installed else Watermark.start()
+            g.rollback()
+        if current.origin or current.version < before:
+            raise ConfigError(
+                f"green {shown(cfg.green_url)} (stream {cfg.stream!r}) is at watermark {current}: "
+                f"dropping changes up to version {before} would leave it unable to sync",
+                fix="sync green first, lower --before to at most its watermark, or pass --force "
+                "(that green must then be re-seeded)",
+            )
+    with opened(url) as d:
+        removed = d.cleanup_changes(mark)
+    stdout().print(f"removed {removed} change-log row(s) up to version {before}")
+
+
+# ---- sync ---------------------------------------------------------------------------------------
+@app.command("sync")
+@guarded
+def sync(
+    ctx: typer.Context,
+    blue: BlueOpt = None,
+    green: GreenOpt = None,
+    table: TablesOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="apply one window and stop")] = False,
+    until_caught_up: Annotated[
+        bool,
+        typer.Option(
+            "--until-caught-up",
+            help="apply windows until green has what blue had at the start (the default)",
+        ),
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="keep syncing every --interval seconds until stopped (keys on a terminal)",
+        ),
+    ] = False,
+    interval: Annotated[
+        float | None,
+        typer.Option("--interval", help="seconds between windows with --follow (default 5)"),
+    ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option("--time-budget", help="stop starting windows after this many seconds"),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="rows per read batch (default 50000)")
+    ] = None,
+    stream: StreamOpt = None,
+    mapping: MappingOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="print the plan (tables, apply steps) and change nothing"),
+    ] = False,
+) -> None:
+    """Bring green up to date with blue's tracked changes, one atomic window at a time.
+
+    The first sync into a green creates its state tables (idempotent) and then syncs every
+    tracked blue table that green also has. Each window logs one line on stderr. With --follow
+    on a terminal, single keys act: X exit (after the current window, printing the totals),
+    E reload the workbook, T per-table statistics, S totals, P pause, R resume; off a terminal,
+    Ctrl-C or SIGTERM exits after the current window.
+    """
+    state: CliState = ctx.obj or CliState()
+    chosen = (("--once", once), ("--until-caught-up", until_caught_up), ("--follow", follow))
+    modes = [name for name, on in chosen if on]
+    if len(modes) > 1:
+        raise ConfigError(f"{' and '.join(modes)} cannot be combined", fix="choose one sync mode")
+    cfg = settings(
+        ctx,
+        blue_url=blue,
+        green_url=green,
+        tables=table,
+        interval=interval,
+        time_budget=time_budget,
+        batch_size=batch_size,
+        stream=stream,
+        mapping=mapping,
+    )
+    blue_url, green_url = cfg.require_urls()
+    out = stdout()
+    with opened(blue_url) as b, opened(green_url) as g:
+        syncer = make_syncer(b, g, cfg)
+        if dry_run:
+            plan = syncer.prepare(install=False)
+            out.print(Text(f"plan for {shown(blue_url)} -> {shown(green_url)}"))
+            out.print(Text(plan.describe()))
+            out.print("dry run: nothing was written")
+            return
+        log.info("sync %s -> %s (stream %s)", shown(blue_url), shown(green_url), cfg.stream)
+        if follow:
+            from bluegreen import cli_follow
+
+            summary = cli_follow.follow(
+                syncer, cfg.interval, verbose=state.verbose, time_budget=cfg.time_budget
+            )
+            print_totals(out, summary)
+            return
+        if once:
+            summary = RunSummary()
+            record = syncer.once()
+            if record is not None:
+                summary.windows.append(record)
+                summary.seconds = record.total_seconds
+            out.print(record.summary() if record else "blue has nothing new: green is current")
+            return
+        summary = syncer.until_caught_up(time_budget=cfg.time_budget)
+        out.print(summary.summary())
+
+
+def print_totals(out: Console, summary: RunSummary) -> None:
+    """The session's totals, then the per-table statistics."""
+    from bluegreen.cli_follow import per_table, totals_table
+
+    out.print(totals_table(summary, "totals"))
+    if summary.windows:
+        out.print(per_table(summary.table_totals(), "per table"))
+
+
+# ---- status, stats, verify ----------------------------------------------------------------------
+@app.command("status")
+@guarded
+def status(
+    ctx: typer.Context,
+    blue: BlueOpt = None,
+    green: GreenOpt = None,
+    table: TablesOpt = None,
+    stream: StreamOpt = None,
+    mapping: MappingOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show green's watermark, blue's current version, the lag in versions and in pending
+    changes (changed keys not yet synced, per table), and the last window. Read-only."""
+    cfg = settings(
+        ctx, blue_url=blue, green_url=green, tables=table, stream=stream, mapping=mapping
+    )
+    blue_url, green_url = cfg.require_urls()
+    with opened(blue_url) as b, opened(green_url) as g:
+        st = pair_status(make_syncer(b, g, cfg))
+    if as_json:
+        head = {"blue": shown(blue_url), "green": shown(green_url), "stream": cfg.stream}
+        echo_json({**head, **st.as_dict()})
+        return
+    print_status(stdout(), st, shown(blue_url), shown(green_url), cfg.stream)
+
+
+def print_status(out: Console, st: PairStatus, blue: str, green: str, stream: str) -> None:
+    lag = "everything since tracking began" if st.lag_versions is None else str(st.lag_versions)
+    rows = [
+        ("blue", blue),
+        ("green", green),
+        ("stream", stream),
+        ("watermark", str(st.watermark) + ("" if st.installed else " (green never synced)")),
+        ("blue version", str(st.blue_version.version)),
+        ("lag (versions)", lag),
+        ("pending changes", f"{st.pending_changes} in {len(st.pending)} table(s)"),
+    ]
+    w = st.last_window
+    if w:
+        deletes = int(w["deletes"]) + int(w["deferred_deletes"])
+        rows.append(
+            (
+                "last window",
+                f"#{w['window_id']} {w['from_version']} -> {w['to_version']} at "
+                f"{w['finished_at']}: {w['inserts']} inserts, {w['updates']} updates, "
+                f"{deletes} ({w['deferred_deletes']}) deletes in {float(w['total_seconds']):.2f} s",
+            )
+        )
+    else:
+        rows.append(("last window", "none yet"))
+    out.print(kv_table(rows))
+    if st.pending:
+        table = Table(title="pending changes", title_justify="left")
+        table.add_column("table")
+        table.add_column("changed keys", justify="right")
+        for name, n in sorted(st.pending.items()):
+            table.add_row(Text(name), str(n))
+        out.print(table)
+    for line in st.skipped:
+        out.print(Text(f"not synced: {line}"))
+
+
+@app.command("stats")
+@guarded
+def stats(
+    ctx: typer.Context,
+    green: GreenOpt = None,
+    stream: StreamOpt = None,
+    tables: Annotated[
+        bool, typer.Option("--tables", help="also show the totals of every table")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what the syncs into green did, from green's own history: windows, inserts,
+    updates, deletes (deferred deletes counted in and shown apart) and time spent."""
+    cfg = settings(ctx, green_url=green, stream=stream)
+    url = need(cfg.green_url, "green", "--green", "BLUEGREEN_GREEN_URL", "green_url")
+    with opened(url) as g:
+        result = sync_stats(GreenState(g, cfg.stream), shown(url))
+    if as_json:
+        echo_json(result.as_dict() if tables else {"totals": result.totals})
+        return
+    out = stdout()
+    print_history_totals(out, result.totals, f"syncs into {shown(url)} (stream {cfg.stream})")
+    if tables:
+        print_history_tables(out, result.tables)
+
+
+def print_history_totals(out: Console, t: dict[str, Any], title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    columns = ("windows", "inserts", "updates", "deletes", "(deferred)", "seconds", "first", "last")
+    for col in columns:
+        table.add_column(col, justify="right")
+    deletes = int(t["deletes"]) + int(t["deferred_deletes"])
+    table.add_row(
+        str(t["windows"]),
+        str(t["inserts"]),
+        str(t["updates"]),
+        str(deletes),
+        str(t["deferred_deletes"]),
+        f"{float(t['seconds']):.2f}",
+        Text(str(t["first_started_at"] or "-")),
+        Text(str(t["last_finished_at"] or "-")),
+    )
+    out.print(table)
+
+
+def print_history_tables(out: Console, rows: list[dict[str, Any]]) -> None:
+    per = {
+        r["table"]: TableStats(
+            int(r["inserts"] or 0),
+            int(r["updates"] or 0),
+            int(r["deletes"] or 0),
+            int(r["deferred_deletes"] or 0),
+        )
+        for r in rows
+    }
+    from bluegreen.cli_follow import per_table
+
+    out.print(per_table(per, "per table"))
+
+
+@app.command("verify")
+@guarded
+def verify(
+    ctx: typer.Context,
+    blue: BlueOpt = None,
+    green: GreenOpt = None,
+    table: TablesOpt = None,
+    stream: StreamOpt = None,
+    mapping: MappingOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare every synced table: row count and content hash, blue against green, through the
+    plan's column sources. Read-only; exits 1 when any table differs.
+
+    Each side is read in one snapshot; if blue has changes green has not applied yet, a
+    difference may be just those: sync (or freeze blue) and verify again.
+    """
+    cfg = settings(
+        ctx, blue_url=blue, green_url=green, tables=table, stream=stream, mapping=mapping
+    )
+    blue_url, green_url = cfg.require_urls()
+    with opened(blue_url) as b, opened(green_url) as g:
+        syncer = make_syncer(b, g, cfg)
+        result = compare(b, g, syncer.prepare(install=False), syncer.state)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        print_verification(stdout(), result)
+    if not result.ok:
+        raise typer.Exit(EXIT_MISMATCH)
+
+
+def print_verification(out: Console, result: Verification) -> None:
+    table = Table(title="blue vs green", title_justify="left")
+    table.add_column("table")
+    table.add_column("blue rows", justify="right")
+    table.add_column("green rows", justify="right")
+    table.add_column("blue hash")
+    table.add_column("green hash")
+    table.add_column("")
+    for c in result.tables:
+        name = (
+            c.blue_table if c.blue_table == c.green_table else f"{c.blue_table} -> {c.green_table}"
+        )
+        table.add_row(
+            Text(name),
+            str(c.blue.rows),
+            str(c.green.rows),
+            c.blue.digest[:16],
+            c.green.digest[:16],
+            Text("ok", style="green") if c.matches else Text("MISMATCH", style="bold red"),
+        )
+    out.print(table)
+    mark = "never synced" if result.watermark is None else str(result.watermark)
+    out.print(Text(f"blue version {result.blue_version.version}, green watermark {mark}"))
+    bad = [c for c in result.tables if not c.matches]
+    if not bad:
+        out.print(Text(f"green equals blue ({len(result.tables)} table(s))", style="green"))
+        return
+    names = ", ".join(c.green_table for c in bad)
+    out.print(Text(f"{len(bad)} table(s) differ: {names}", style="bold red"))
+    if result.in_flight:
+        out.print(
+            Text(
+                "blue has changes green has not applied yet: run `bluegreen sync` (or freeze "
+                "blue) and verify again before treating this as damage"
+            )
+        )
+
+
+# ---- demo ---------------------------------------------------------------------------------------
+@app.command("demo")
+@guarded
+def demo(
+    folder: Annotated[
+        Path,
+        typer.Option("--dir", help="folder for blue.db and green.db (recreated)", file_okay=False),
+    ] = Path("demo"),
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="how long the writer writes", min=0.1)
+    ] = 5.0,
+    interval: Annotated[
+        float, typer.Option("--interval", help="seconds between follow windows", min=0.01)
+    ] = 0.2,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="random seed (repeatable runs)", show_default=False)
+    ] = None,
+) -> None:
+    """Run the whole cycle on two SQLite files: create a shop schema (regions, customers that
+    refer each other, products, orders) on blue and an empty green, enable tracking, write
+    random inserts, updates and deletes for --seconds while syncing every --interval, catch up,
+    print the statistics and prove green equals blue (rows and content hash per table). Exits 1
+    if they differ."""
+    from bluegreen.demo import run_demo
+
+    out = stdout()
+    out.print(Text(f"demo in {folder}/: blue.db -> green.db, writing for {seconds:g} s"))
+    result = run_demo(folder, seconds=seconds, interval=interval, seed=seed)
+    w = result.writer
+    out.print(
+        Text(
+            f"writer: {w.transactions} transactions, {w.inserts} inserts, {w.updates} updates, "
+            f"{w.deletes} deletes, {w.pk_changes} primary-key change(s)"
+        )
+    )
+    out.print(Text(f"while writing: {result.run.summary()}"))
+    out.print(Text(f"final catch-up: {result.final.summary()}"))
+    print_history_totals(out, result.totals, "sync statistics (green's history)")
+    print_history_tables(out, result.tables)
+    print_verification(out, result.verification)
+    if not result.verification.ok:
+        raise typer.Exit(EXIT_MISMATCH)
+    out.print(
+        Text(
+            f"try: bluegreen status --blue {result.blue_url} --green {result.green_url}",
+            style="dim",
+        )
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="bluegreen")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

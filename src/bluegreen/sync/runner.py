@@ -106,8 +106,23 @@ class Syncer:
                 log.warning("not synced: %s", line)
         return self._plan
 
+    def reconnect(self) -> None:
+        """Reopen a connection lost in an earlier attempt (a transient error), so a retried
+        window or run starts clean."""
+        self.blue.ensure_connected()
+        self.green.ensure_connected()
+
     def window(self) -> Window:
-        """A fresh window over the current plan (call its phases, or ``run()``)."""
+        """A fresh window over the current plan (call its phases, or ``run()``).
+
+        A plan builder with a ``stale()`` method (the mapping workbook's) is asked before every
+        window; when its input changed (an edited workbook) the plan is rebuilt and re-checked
+        here, before the window opens, so an invalid edit stops the sync with nothing applied."""
+        self.reconnect()
+        stale = getattr(self.plan_builder, "stale", None)
+        if self._plan is not None and stale is not None and stale():
+            log.info("plan input changed: rebuilding the sync plan")
+            self.prepare(refresh=True)
         plan = self.prepare()
         return Window(
             self.blue,
@@ -131,6 +146,7 @@ class Syncer:
     ) -> RunSummary:
         """Windows until green holds everything blue had committed when the run started."""
         t0 = time.perf_counter()
+        self.reconnect()
         self.prepare()
         target = self.blue.current_watermark()
         self.blue.rollback()

@@ -210,7 +210,16 @@ def make_pair(engine: str, tmp_path: Path) -> Iterator[EnginePair]:
         for n in names:
             _pg_drop(n)
     else:
-        pytest.skip("mssql pairs need two databases; set BLUEGREEN_TEST_MSSQL_URL")
+        if not MSSQL_URL:
+            pytest.skip("BLUEGREEN_TEST_MSSQL_URL is not set")
+        from tests.mssql_support import database_pair
+
+        for blue_url, green_url in database_pair():
+            pair = EnginePair("mssql", blue_url, green_url)
+            try:
+                yield pair
+            finally:
+                pair.close()
 
 
 @pytest.fixture(params=_engines())

@@ -28,7 +28,8 @@ SELECT
     c.is_identity,
     c.is_computed,
     CASE WHEN bt.name = N'timestamp' THEN 1 ELSE 0 END AS is_rowversion,
-    c.generated_always_type
+    c.generated_always_type,
+    c.collation_name
 FROM sys.columns AS c
 INNER JOIN sys.tables AS t ON t.object_id = c.object_id
 INNER JOIN sys.schemas AS s ON s.schema_id = t.schema_id
@@ -73,3 +74,7 @@ SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128));
 
 -- name: database_name
 SELECT DB_NAME();
+
+-- name: database_collation
+-- String columns with another collation keep it in their type text (see type_text).
+SELECT CAST(DATABASEPROPERTYEX(DB_NAME(), 'Collation') AS nvarchar(128));

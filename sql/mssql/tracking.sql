@@ -1,4 +1,5 @@
--- Native Change Tracking on SQL Server (blue side): see docs/design change-tracking.md.
+-- Native Change Tracking on SQL Server (blue side): the reference semantics bluegreen
+-- reproduces on the other engines.
 -- The ALTER DATABASE statements cannot run inside a transaction: MSSQLDialect runs them with
 -- autocommit on. Statements naming one table (ALTER TABLE ... ENABLE CHANGE_TRACKING,
 -- CHANGETABLE) are built in Python with the table's quoted name.

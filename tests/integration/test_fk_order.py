@@ -80,7 +80,9 @@ def test_foreign_key_cycle_between_two_tables(pair: EnginePair) -> None:
         "CREATE TABLE dept (id INTEGER PRIMARY KEY, manager_id INTEGER)",
         "CREATE TABLE person (id INTEGER PRIMARY KEY, dept_id INTEGER REFERENCES dept (id))",
         *(
-            ["ALTER TABLE dept ADD CONSTRAINT fk_mgr FOREIGN KEY (manager_id) REFERENCES person (id)"]
+            [
+                "ALTER TABLE dept ADD CONSTRAINT fk_mgr FOREIGN KEY (manager_id) REFERENCES person (id)"
+            ]
             if pair.engine != "sqlite"
             else []
         ),

@@ -28,7 +28,10 @@ def test_transaction_that_commits_after_a_sync_still_reaches_green(pg_pair: Engi
     early.commit()  # commits after the window that skipped it was applied
     early.close()
     sync(pair)
-    assert pair.rows("green", "item") == [(1, "early, committed late"), (2, "later, committed first")]
+    assert pair.rows("green", "item") == [
+        (1, "early, committed late"),
+        (2, "later, committed first"),
+    ]
 
 
 def test_update_and_delete_committed_late_are_applied_in_order(pg_pair: EnginePair) -> None:
@@ -76,13 +79,17 @@ def _writer(url: str, stop: threading.Event, seed: int, counter: list[int]) -> N
                     elif op < 0.95:
                         conn.execute("UPDATE sale SET id = id + 1000 WHERE id = %s", [sid])
                     else:
-                        conn.execute("UPDATE region SET name = md5(random()::text) WHERE id = %s",
-                                     [rid])
+                        conn.execute(
+                            "UPDATE region SET name = md5(random()::text) WHERE id = %s", [rid]
+                        )
                 if rnd.random() < 0.2:
                     time.sleep(rnd.random() * 0.01)  # hold the transaction open a little
             counter[0] += 1
-        except (psycopg.errors.DeadlockDetected, psycopg.errors.UniqueViolation,
-                psycopg.errors.SerializationFailure):
+        except (
+            psycopg.errors.DeadlockDetected,
+            psycopg.errors.UniqueViolation,
+            psycopg.errors.SerializationFailure,
+        ):
             continue
     conn.close()
 

@@ -78,7 +78,9 @@ def test_table_enabled_after_the_watermark_needs_a_reseed(pair: EnginePair) -> N
 
 
 @pytest.mark.parametrize("fail_at", [1, 3, 6])  # first, middle, last (deferred delete)
-def test_failure_in_the_middle_of_apply_leaves_the_watermark(pair: EnginePair, fail_at: int) -> None:
+def test_failure_in_the_middle_of_apply_leaves_the_watermark(
+    pair: EnginePair, fail_at: int
+) -> None:
     _schema(pair)
     pair.run(
         "blue",
@@ -121,7 +123,9 @@ def test_green_only_constraint_names_the_table_and_rolls_back(pair: EnginePair) 
     pair.run("blue", "INSERT INTO item VALUES (1, 5, 'ok')")
     sync(pair)
     before_mark, before_rows = watermark(pair), digests(pair, "green")
-    pair.run("blue", "INSERT INTO item VALUES (2, 1, 'fine')", "INSERT INTO item VALUES (3, -1, 'x')")
+    pair.run(
+        "blue", "INSERT INTO item VALUES (2, 1, 'fine')", "INSERT INTO item VALUES (3, -1, 'x')"
+    )
     with pytest.raises(ApplyError) as err:
         sync(pair)
     assert "item" in str(err.value) and "fix:" in str(err.value)

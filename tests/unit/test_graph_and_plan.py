@@ -32,8 +32,12 @@ def names(xs: list[TableName]) -> list[str]:
 
 def test_parents_come_first_and_referenced_tables_are_dimensions() -> None:
     order = dependency_order(
-        [T("sale", ("region_id", "region"), ("product_id", "product")), T("product"),
-         T("region", ("country_id", "country")), T("country")]
+        [
+            T("sale", ("region_id", "region"), ("product_id", "product")),
+            T("product"),
+            T("region", ("country_id", "country")),
+            T("country"),
+        ]
     )
     first = names(order.parents_first)
     assert first.index("country") < first.index("region") < first.index("sale")
@@ -43,8 +47,12 @@ def test_parents_come_first_and_referenced_tables_are_dimensions() -> None:
 
 def test_self_reference_and_cycle_become_groups() -> None:
     order = dependency_order(
-        [T("emp", ("boss", "emp")), T("dept", ("manager_id", "person")),
-         T("person", ("dept_id", "dept")), T("badge", ("person_id", "person"))]
+        [
+            T("emp", ("boss", "emp")),
+            T("dept", ("manager_id", "person")),
+            T("person", ("dept_id", "dept")),
+            T("badge", ("person_id", "person")),
+        ]
     )
     groups = {tuple(t.name for t in g.tables): g for g in order.groups}
     assert groups[("emp",)].cyclic and not groups[("emp",)].cycle_edges
@@ -82,7 +90,9 @@ def test_plan_for_a_cycle_nulls_then_fills_then_unlinks() -> None:
     inserts = [st for st in plan.steps if st.action == "insert"]
     assert all(st.nulled for st in inserts)
     assert [st.action for st in plan.steps if st.phase == "deferred_deletes"][:2] == [
-        "unlink", "unlink"]
+        "unlink",
+        "unlink",
+    ]
 
 
 def test_blue_column_green_lacks_is_named() -> None:

@@ -1,0 +1,1 @@
+ALTER TABLE [dbo].[customer] DISABLE CHANGE_TRACKING;

@@ -1,0 +1,1 @@
+CREATE TABLE #bg_stage_0 ([id] int NULL, [name] nvarchar(100) COLLATE DATABASE_DEFAULT NULL, [region] nvarchar(100) COLLATE DATABASE_DEFAULT NULL, [created_at] datetime2(7) NULL, [__bg_present] SMALLINT NOT NULL);

@@ -1,0 +1,1 @@
+ALTER TABLE [dbo].[employee] DISABLE CHANGE_TRACKING;

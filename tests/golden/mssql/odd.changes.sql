@@ -1,0 +1,1 @@
+SELECT ct.[id] AS [id], b.[we"ird ]]col], CASE WHEN b.[id] IS NULL THEN 0 ELSE 1 END AS [__bg_present], CASE WHEN b.[id] IS NULL THEN 'D' ELSE ct.SYS_CHANGE_OPERATION END AS [__bg_op] FROM CHANGETABLE(CHANGES [dbo].[odd], ?) AS ct LEFT JOIN [dbo].[odd] AS b ON b.[id] = ct.[id] WHERE ct.SYS_CHANGE_VERSION <= ?;

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM CHANGETABLE(CHANGES [dbo].[odd], ?) AS ct;

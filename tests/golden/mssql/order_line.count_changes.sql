@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM CHANGETABLE(CHANGES [dbo].[order_line], ?) AS ct;

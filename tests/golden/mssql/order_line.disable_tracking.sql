@@ -1,0 +1,1 @@
+ALTER TABLE [dbo].[order_line] DISABLE CHANGE_TRACKING;

@@ -1,0 +1,1 @@
+UPDATE "public"."employee" AS g SET "manager_id" = NULL FROM "bg_stage_2" AS s WHERE g."id" = s."id" AND s."__bg_present" = 0;

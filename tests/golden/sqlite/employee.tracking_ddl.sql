@@ -1,0 +1,5 @@
+CREATE TABLE "bluegreen_ct_log_3" (seq INTEGER NOT NULL, op TEXT NOT NULL, k0 INTEGER);
+CREATE INDEX "bluegreen_ct_log_3_seq" ON "bluegreen_ct_log_3" (seq);
+CREATE TRIGGER "bluegreen_ct_3_ins" AFTER INSERT ON "employee" BEGIN UPDATE "bluegreen_ct_clock" SET version = version + 1 WHERE id = 1; INSERT INTO "bluegreen_ct_log_3" (seq, op, k0) SELECT version, 'I', NEW."id" FROM "bluegreen_ct_clock" WHERE id = 1; END;
+CREATE TRIGGER "bluegreen_ct_3_upd" AFTER UPDATE ON "employee" BEGIN UPDATE "bluegreen_ct_clock" SET version = version + 1 WHERE id = 1; INSERT INTO "bluegreen_ct_log_3" (seq, op, k0) SELECT version, 'D', OLD."id" FROM "bluegreen_ct_clock" WHERE id = 1 AND (OLD."id" IS NOT NEW."id"); INSERT INTO "bluegreen_ct_log_3" (seq, op, k0) SELECT version, CASE WHEN OLD."id" IS NOT NEW."id" THEN 'I' ELSE 'U' END, NEW."id" FROM "bluegreen_ct_clock" WHERE id = 1; END;
+CREATE TRIGGER "bluegreen_ct_3_del" AFTER DELETE ON "employee" BEGIN UPDATE "bluegreen_ct_clock" SET version = version + 1 WHERE id = 1; INSERT INTO "bluegreen_ct_log_3" (seq, op, k0) SELECT version, 'D', OLD."id" FROM "bluegreen_ct_clock" WHERE id = 1; END;

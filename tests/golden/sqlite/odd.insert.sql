@@ -1,0 +1,1 @@
+INSERT INTO "odd" ("id", "we""ird ]col") SELECT s."id", s."we""ird ]col" FROM "bg_stage_4" AS s WHERE s."__bg_present" = 2;

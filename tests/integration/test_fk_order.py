@@ -81,7 +81,8 @@ def test_foreign_key_cycle_between_two_tables(pair: EnginePair) -> None:
         "CREATE TABLE person (id INTEGER PRIMARY KEY, dept_id INTEGER REFERENCES dept (id))",
         *(
             [
-                "ALTER TABLE dept ADD CONSTRAINT fk_mgr FOREIGN KEY (manager_id) REFERENCES person (id)"
+                "ALTER TABLE dept ADD CONSTRAINT fk_mgr "
+                "FOREIGN KEY (manager_id) REFERENCES person (id)"
             ]
             if pair.engine != "sqlite"
             else []
@@ -93,8 +94,10 @@ def test_foreign_key_cycle_between_two_tables(pair: EnginePair) -> None:
                 side,
                 "DROP TABLE person",
                 "DROP TABLE dept",
-                "CREATE TABLE dept (id INTEGER PRIMARY KEY, manager_id INTEGER REFERENCES person (id))",
-                "CREATE TABLE person (id INTEGER PRIMARY KEY, dept_id INTEGER REFERENCES dept (id))",
+                "CREATE TABLE dept (id INTEGER PRIMARY KEY, "
+                "manager_id INTEGER REFERENCES person (id))",
+                "CREATE TABLE person (id INTEGER PRIMARY KEY, "
+                "dept_id INTEGER REFERENCES dept (id))",
             )
     enable(pair)
     # a department and its manager arrive together (each references the other)

@@ -62,7 +62,7 @@ def test_truncate_needs_a_reseed(pair: EnginePair) -> None:
     _schema(pair)
     before_mark, before_rows = watermark(pair), digests(pair, "green")
     pair.run("blue", "TRUNCATE sale")
-    with pytest.raises(ReseedRequired, match="sale.*truncated"):
+    with pytest.raises(ReseedRequired, match=r"sale.*truncated"):
         sync(pair)
     assert watermark(pair) == before_mark
     assert digests(pair, "green") == before_rows

@@ -17,6 +17,7 @@ IF OBJECT_ID(N'[bluegreen].[watermark]', N'U') IS NULL
         position nvarchar(max) NOT NULL,
         mapping_fingerprint nvarchar(128) NULL,
         schema_fingerprint nvarchar(128) NULL,
+        synced_tables nvarchar(max) NULL,
         updated_at nvarchar(40) NOT NULL
     );
 

@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS bluegreen.watermark (
     position text NOT NULL,
     mapping_fingerprint text,
     schema_fingerprint text,
+    synced_tables text,
     updated_at text NOT NULL
 );
 

@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS bluegreen_watermark (
     position TEXT NOT NULL,
     mapping_fingerprint TEXT,
     schema_fingerprint TEXT,
+    synced_tables TEXT,
     updated_at TEXT NOT NULL
 );
 

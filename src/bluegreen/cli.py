@@ -29,6 +29,7 @@ from bluegreen.config import Settings, load_settings
 from bluegreen.dialects import Dialect, connect, redact
 from bluegreen.errors import BlueGreenError, ConfigError
 from bluegreen.status import PairStatus, Verification, compare, pair_status, sync_stats
+from bluegreen.sync.plan import SyncPlan
 from bluegreen.sync.runner import PlanBuilder, RunSummary, Syncer
 from bluegreen.sync.state import GreenState, TableStats
 from bluegreen.watermark import Watermark
@@ -48,6 +49,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",
     # typer's pretty tracebacks print local variables: they could show a connection string.
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -56,6 +58,7 @@ app = typer.Typer(
 tracking_app = typer.Typer(
     help="Turn change tracking on blue on or off, and prune its change log.",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(tracking_app, name="tracking")
 
@@ -83,6 +86,7 @@ def root(
         Path | None,
         typer.Option(
             "--config",
+            metavar="PATH",
             help="settings file (TOML); default ./bluegreen.toml or $BLUEGREEN_CONFIG",
             dir_okay=False,
         ),
@@ -102,14 +106,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def stdout() -> Console:
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # soft wrap: text lines stay whole
     if not console.is_terminal:
         console.width = 160  # a pipe or a test runner: do not squeeze tables to 80 columns
     return console
 
 
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def report_error(exc: BlueGreenError) -> None:
@@ -179,11 +183,10 @@ def plan_builder(cfg: Settings) -> PlanBuilder | None:
     """The plan from the mapping workbook when one is configured; None syncs same-named tables."""
     if cfg.mapping is None:
         return None
-    # ---- REGISTER HERE: the mapping workbook's plan builder (bluegreen.mapping) ----------------
-    raise ConfigError(
-        f"mapping workbook {cfg.mapping} was given, but this build cannot read workbooks yet",
-        fix="leave out --mapping (and mapping= in bluegreen.toml) to sync same-named tables",
-    )
+    from bluegreen.mapping import MappingPlanBuilder  # openpyxl only when a workbook is used
+
+    # its stale() makes the runner rebuild the plan when the workbook file changes; E forces it
+    return MappingPlanBuilder(cfg.mapping, tables=cfg.tables or None)
 
 
 def make_syncer(blue: Dialect, green: Dialect, cfg: Settings) -> Syncer:
@@ -194,6 +197,19 @@ def make_syncer(blue: Dialect, green: Dialect, cfg: Settings) -> Syncer:
         batch_size=cfg.batch_size,
         stream=cfg.stream,
         plan_builder=plan_builder(cfg),
+    )
+
+
+def require_tables(plan: SyncPlan, blue: SecretStr, green: SecretStr) -> None:
+    """Refuse an empty plan: a sync would move green's watermark past changes it never applied
+    (tables added later would miss them), and a verify would prove nothing."""
+    if plan.targets:
+        return
+    skipped = "; ".join(plan.skipped) or "blue has no tracked table"
+    raise ConfigError(
+        f"nothing to sync from {shown(blue)} to {shown(green)}: {skipped}",
+        fix="enable tracking on blue (`bluegreen tracking enable`), create the tables in green, "
+        "or check --table and the connection strings",
     )
 
 
@@ -215,6 +231,7 @@ BlueOpt = Annotated[
     str | None,
     typer.Option(
         "--blue",
+        metavar="URL",
         help="blue (production) connection string; default $BLUEGREEN_BLUE_URL or blue_url",
         show_default=False,
     ),
@@ -223,6 +240,7 @@ GreenOpt = Annotated[
     str | None,
     typer.Option(
         "--green",
+        metavar="URL",
         help="green (copy) connection string; default $BLUEGREEN_GREEN_URL or green_url",
         show_default=False,
     ),
@@ -232,19 +250,29 @@ TablesOpt = Annotated[
     typer.Option(
         "--table",
         "-t",
-        help="sync only this blue table (repeat for more); default: every tracked table green has",
+        metavar="TABLE",
+        help="only this blue table (repeat for more); default: every tracked table green also has",
         show_default=False,
     ),
 ]
 StreamOpt = Annotated[
     str | None,
     typer.Option(
-        "--stream", help="watermark name on green (default 'default')", show_default=False
+        "--stream",
+        metavar="NAME",
+        help="watermark name on green (default 'default')",
+        show_default=False,
     ),
 ]
 MappingOpt = Annotated[
     Path | None,
-    typer.Option("--mapping", help="mapping workbook (.xlsx)", dir_okay=False, show_default=False),
+    typer.Option(
+        "--mapping",
+        metavar="PATH",
+        help="mapping workbook (.xlsx)",
+        dir_okay=False,
+        show_default=False,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 
@@ -254,6 +282,7 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
+        metavar="URL",
         help="the database to change (blue); default $BLUEGREEN_BLUE_URL or blue_url",
         show_default=False,
     ),
@@ -270,6 +299,7 @@ def tracking_enable(
         typer.Option(
             "--table",
             "-t",
+            metavar="TABLE",
             help="track this table (repeat for more); default: every table with a primary key",
             show_default=False,
         ),
@@ -323,6 +353,7 @@ def tracking_disable(
         typer.Option(
             "--table",
             "-t",
+            metavar="TABLE",
             help="stop tracking this table (repeat); default: every tracked table",
             show_default=False,
         ),
@@ -361,53 +392,79 @@ def tracking_disable(
 def tracking_cleanup(
     ctx: typer.Context,
     before: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--before",
-            help="drop change-log rows at or below this version (no watermark >= it needs them)",
+            metavar="VERSION",
+            help="drop change-log rows at or below this version; default: the green's watermark",
             min=0,
+            show_default=False,
         ),
-    ],
+    ] = None,
     db: DbOpt = None,
     green: Annotated[
         str | None,
         typer.Option(
             "--green",
-            help="a green to protect: refuse to drop changes past its watermark "
+            metavar="URL",
+            help="the green to protect: nothing it still needs is dropped "
             "(default $BLUEGREEN_GREEN_URL or green_url, if set)",
             show_default=False,
         ),
     ] = None,
     stream: StreamOpt = None,
     force: Annotated[
-        bool, typer.Option("--force", help="prune even past the green's watermark")
+        bool, typer.Option("--force", help="prune past the green's watermark all the same")
     ] = False,
 ) -> None:
     """Prune blue's change log: drop the rows no watermark at or after --before needs.
 
-    A green whose watermark is older than --before can then no longer be synced (it must be
-    re-seeded), so when a green is known (--green or the settings) its watermark is checked
-    first and a cleanup past it is refused unless --force.
+    A green whose watermark is older than --before can no longer be synced (it must be
+    re-seeded), so when a green is known (--green or the settings) its watermark is read
+    first: without --before the log is pruned up to it, and a --before past it is refused
+    unless --force. Engines whose watermark is more than a number (PostgreSQL's snapshot)
+    prune only up to a green's watermark.
     """
     cfg = settings(ctx, blue_url=db, green_url=green, stream=stream)
     url = need(cfg.blue_url, "database", "--db", "BLUEGREEN_BLUE_URL", "blue_url")
-    mark = Watermark(version=before)
-    if cfg.green_url is not None and not force:
+    protected: Watermark | None = None
+    if cfg.green_url is not None:
         with opened(cfg.green_url) as g:
             state = GreenState(g, cfg.stream)
-            installed = state.installed()
-            current = state.read()[0] if installed else Watermark.start()
+            protected = state.read()[0] if state.installed() else Watermark.start()
             g.rollback()
-        if current.origin or current.version < before:
+        where = f"green {shown(cfg.green_url)} (stream {cfg.stream!r})"
+        if protected.origin and not force:
             raise ConfigError(
-                f"green {shown(cfg.green_url)} (stream {cfg.stream!r}) is at watermark {current}: "
-                f"dropping changes up to version {before} would leave it unable to sync",
+                f"{where} was never synced: it still needs the whole change log",
+                fix="sync green first, or pass --force with --before (then re-seed that green)",
+            )
+        if before is not None and before > protected.version and not force:
+            raise ConfigError(
+                f"{where} is at watermark {protected}: dropping changes up to version {before} "
+                "would leave it unable to sync",
                 fix="sync green first, lower --before to at most its watermark, or pass --force "
                 "(that green must then be re-seeded)",
             )
+    if before is None and (protected is None or protected.origin):
+        raise ConfigError(
+            "no version to prune up to",
+            fix="pass --before VERSION, or --green URL to prune up to that green's watermark",
+        )
     with opened(url) as d:
+        if protected is not None and (before is None or before == protected.version):
+            mark = protected  # the full watermark, engine position included
+        elif d.watermark_has_position:
+            raise ConfigError(
+                f"{d.describe()} cannot prune up to a bare version number: its watermark is "
+                "more than a number",
+                fix="leave out --before and pass --green URL: the log is pruned up to that "
+                "green's watermark",
+            )
+        else:
+            mark = Watermark(version=before or 0)
         removed = d.cleanup_changes(mark)
-    stdout().print(f"removed {removed} change-log row(s) up to version {before}")
+    stdout().print(f"removed {removed} change-log row(s) up to version {mark}")
 
 
 # ---- sync ---------------------------------------------------------------------------------------
@@ -485,6 +542,7 @@ def sync(
             out.print(Text(plan.describe()))
             out.print("dry run: nothing was written")
             return
+        require_tables(syncer.prepare(install=False), blue_url, green_url)
         log.info("sync %s -> %s (stream %s)", shown(blue_url), shown(green_url), cfg.stream)
         if follow:
             from bluegreen import cli_follow
@@ -527,8 +585,11 @@ def status(
     mapping: MappingOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show green's watermark, blue's current version, the lag in versions and in pending
-    changes (changed keys not yet synced, per table), and the last window. Read-only."""
+    """Show how far green is behind blue. Read-only.
+
+    Green's watermark, blue's current version, the lag in versions and in pending changes
+    (changed keys not yet synced, per synced table), and green's last applied window.
+    """
     cfg = settings(
         ctx, blue_url=blue, green_url=green, tables=table, stream=stream, mapping=mapping
     )
@@ -589,8 +650,11 @@ def stats(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what the syncs into green did, from green's own history: windows, inserts,
-    updates, deletes (deferred deletes counted in and shown apart) and time spent."""
+    """Show what the syncs into green did, from green's own history. Read-only.
+
+    Windows, inserts, updates, deletes (deferred deletes on referenced tables are counted in
+    and shown apart) and time spent; --tables adds the same per table.
+    """
     cfg = settings(ctx, green_url=green, stream=stream)
     url = need(cfg.green_url, "green", "--green", "BLUEGREEN_GREEN_URL", "green_url")
     with opened(url) as g:
@@ -649,11 +713,12 @@ def verify(
     mapping: MappingOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare every synced table: row count and content hash, blue against green, through the
-    plan's column sources. Read-only; exits 1 when any table differs.
+    """Compare row counts and content hashes of every synced table, blue against green.
 
-    Each side is read in one snapshot; if blue has changes green has not applied yet, a
-    difference may be just those: sync (or freeze blue) and verify again.
+    Read-only; exits 1 when any table differs. Columns are compared through the plan's column
+    sources (what green receives from blue). Each side is read in one snapshot; if blue has
+    changes green has not applied yet, a difference may be just those: sync (or freeze blue)
+    and verify again.
     """
     cfg = settings(
         ctx, blue_url=blue, green_url=green, tables=table, stream=stream, mapping=mapping
@@ -661,7 +726,9 @@ def verify(
     blue_url, green_url = cfg.require_urls()
     with opened(blue_url) as b, opened(green_url) as g:
         syncer = make_syncer(b, g, cfg)
-        result = compare(b, g, syncer.prepare(install=False), syncer.state)
+        plan = syncer.prepare(install=False)
+        require_tables(plan, blue_url, green_url)
+        result = compare(b, g, plan, syncer.state)
     if as_json:
         echo_json(result.as_dict())
     else:
@@ -691,6 +758,10 @@ def print_verification(out: Console, result: Verification) -> None:
             Text("ok", style="green") if c.matches else Text("MISMATCH", style="bold red"),
         )
     out.print(table)
+    for c in result.tables:
+        if c.not_compared:
+            cols = ", ".join(c.not_compared)
+            out.print(Text(f"{c.green_table}: not compared (not a plain blue value): {cols}"))
     mark = "never synced" if result.watermark is None else str(result.watermark)
     out.print(Text(f"blue version {result.blue_version.version}, green watermark {mark}"))
     bad = [c for c in result.tables if not c.matches]
@@ -714,7 +785,12 @@ def print_verification(out: Console, result: Verification) -> None:
 def demo(
     folder: Annotated[
         Path,
-        typer.Option("--dir", help="folder for blue.db and green.db (recreated)", file_okay=False),
+        typer.Option(
+            "--dir",
+            metavar="DIR",
+            help="folder for blue.db and green.db (recreated)",
+            file_okay=False,
+        ),
     ] = Path("demo"),
     seconds: Annotated[
         float, typer.Option("--seconds", help="how long the writer writes", min=0.1)
@@ -726,11 +802,13 @@ def demo(
         int | None, typer.Option("--seed", help="random seed (repeatable runs)", show_default=False)
     ] = None,
 ) -> None:
-    """Run the whole cycle on two SQLite files: create a shop schema (regions, customers that
-    refer each other, products, orders) on blue and an empty green, enable tracking, write
-    random inserts, updates and deletes for --seconds while syncing every --interval, catch up,
-    print the statistics and prove green equals blue (rows and content hash per table). Exits 1
-    if they differ."""
+    """Sync a small shop on two SQLite files while it is written to, then prove green = blue.
+
+    Creates --dir with blue.db (regions, customers that refer each other, products, orders)
+    and an empty green.db, enables tracking on blue, writes random inserts, updates and
+    deletes for --seconds while syncing every --interval, catches up, prints the statistics
+    and compares rows and a content hash per table. Exits 1 if they differ.
+    """
     from bluegreen.demo import run_demo
 
     out = stdout()
@@ -743,7 +821,15 @@ def demo(
             f"{w.deletes} deletes, {w.pk_changes} primary-key change(s)"
         )
     )
-    out.print(Text(f"while writing: {result.run.summary()}"))
+    run = result.run
+    t = run.totals
+    applied = len([x for x in run.windows if x.changes])
+    out.print(
+        Text(
+            f"while writing: {applied} window(s): {t.inserts} inserts, {t.updates} updates, "
+            f"{t.deletes + t.deferred_deletes} ({t.deferred_deletes}) deletes"
+        )
+    )
     out.print(Text(f"final catch-up: {result.final.summary()}"))
     print_history_totals(out, result.totals, "sync statistics (green's history)")
     print_history_tables(out, result.tables)

@@ -26,12 +26,13 @@ from rich.table import Table
 from rich.text import Text
 
 from bluegreen import logsetup
-from bluegreen.errors import BlueGreenError
+from bluegreen.errors import BlueGreenError, TransientError
 from bluegreen.sync.runner import RunSummary, Syncer
 from bluegreen.sync.state import TableStats, WindowRecord
 
 log = logging.getLogger("bluegreen.sync")
 
+MAX_RETRY_DELAY = 60.0
 KEYS = "X exit  E reload workbook  T tables  S totals  P pause  R resume"
 
 
@@ -92,12 +93,14 @@ class FollowSession:
         self.state = "running"
         self._t0 = time.perf_counter()
         self._lock = threading.Lock()
+        self.failures = 0  # transient errors in a row
 
     # ---- events from the loop and the keys ----------------------------------------------------
     def on_window(self, record: WindowRecord) -> None:
         with self._lock:
             self.session.windows.append(record)
             self.last = record
+        self.failures = 0
 
     def request_exit(self) -> None:
         self.quit.set()
@@ -148,18 +151,36 @@ class FollowSession:
         return self.time_budget - (time.perf_counter() - self._t0)
 
     def run(self) -> RunSummary:
-        """Follow until X (or a signal, or the time budget); returns the session's totals."""
+        """Follow until X (or a signal, or the time budget); returns the session's totals.
+
+        A transient error (lost connection, deadlock, lock timeout) does not end a follow: the
+        failed window rolled back, so the session waits, reconnects and carries on. Terminal
+        errors end it (the caller prints message and fix)."""
         while True:
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 break
-            self.syncer.follow(
-                self.interval,
-                self.stop,
-                time_budget=remaining,
-                on_window=self.on_window,
-                paused=self.paused,
-            )
+            try:
+                if self.failures:
+                    self.syncer.blue.ensure_connected()
+                    self.syncer.green.ensure_connected()
+                self.syncer.follow(
+                    self.interval,
+                    self.stop,
+                    time_budget=remaining,
+                    on_window=self.on_window,
+                    paused=self.paused,
+                )
+            except TransientError as exc:
+                self.failures += 1
+                delay = min(self.interval * 2**self.failures, MAX_RETRY_DELAY)
+                log.warning("%s; retrying in %.1f s (attempt %d)", exc, delay, self.failures + 1)
+                self.syncer.blue.rollback()
+                self.syncer.green.rollback()
+                self.stop.wait(delay)
+                if self.quit.is_set():
+                    break
+                continue
             if self.quit.is_set() or not self.reload.is_set():
                 break
             self.reload.clear()

@@ -18,29 +18,30 @@ _SECRETS: set[str] = set()
 _LOCK = threading.Lock()
 
 # scheme://user:password@host -> scheme://user:***@host
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):(?P<pw>[^@\s/]*)@")
+# (greedy up to the last @ before the path: an unencoded @ in a password is still covered)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):(?P<pw>[^\s/]*)@")
 # PWD=...; / Password=...; in ODBC strings
 _ODBC_PASSWORD = re.compile(r"(?i)\b(?P<key>pwd|password)\s*=\s*(?P<pw>\{[^}]*\}|[^;\s]*)")
 # password=... in a libpq keyword string or a URL query
 _KV_PASSWORD = re.compile(r"(?i)([?&\s]password=)[^&\s]*")
+_KV_VALUE = re.compile(r"(?i)([?&\s]password=)([^&\s]*)")
 
 HANDLER_MARK = "_bluegreen_cli"
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret (a whole connection string, a password) so output never shows it."""
+    """Remember the passwords inside a connection string so no output ever shows them, even
+    where a driver quotes one alone. The rest of the URL stays printable (redacted)."""
     if not value:
         return
+    found: list[str] = []
+    m = _URL_PASSWORD.search(value)
+    if m and m.group("pw"):
+        found.append(m.group("pw"))
+    found.extend(m.group("pw").strip("{}") for m in _ODBC_PASSWORD.finditer(value))
+    found.extend(m.group(2) for m in _KV_VALUE.finditer(value))
     with _LOCK:
-        _SECRETS.add(value)
-        # the password inside a URL, too: it may be quoted alone by a driver
-        m = _URL_PASSWORD.search(value)
-        if m and m.group("pw"):
-            _SECRETS.add(m.group("pw"))
-        for m in _ODBC_PASSWORD.finditer(value):
-            pw = m.group("pw").strip("{}")
-            if pw:
-                _SECRETS.add(pw)
+        _SECRETS.update(f for f in found if f)
 
 
 def scrub(text: str) -> str:
@@ -114,5 +115,4 @@ def configure(verbose: int = 0, handler: logging.Handler | None = None) -> loggi
     handler.addFilter(ScrubFilter())
     logger.addHandler(handler)
     logger.setLevel(level_for(verbose))
-    logger.propagate = False
     return handler

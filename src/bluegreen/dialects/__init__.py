@@ -66,7 +66,8 @@ def redact(url: str) -> str:
         ]
         return ";".join(parts) or "<odbc>"
     scheme, rest = url.split("://", 1)
-    host = rest.split("@", 1)[-1].split("?", 1)[0]
+    # the last @ ends the credentials: a password may hold an unencoded @
+    host = rest.split("?", 1)[0].rsplit("@", 1)[-1]
     return f"{scheme}://{host}"
 
 

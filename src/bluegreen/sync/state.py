@@ -7,6 +7,7 @@ is built here once from the dialect; the DDL (types differ) lives in sql/<dialec
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 from bluegreen.dialects.base import Dialect
@@ -127,25 +128,42 @@ class GreenState:
         position, mapping_fp, schema_fp = rows[0]
         return Watermark.loads(position), mapping_fp, schema_fp
 
+    def synced_tables(self) -> set[str] | None:
+        """The blue tables the watermark covers (None before the first window recorded them).
+
+        A table that joins the sync later missed every change before the watermark; the window
+        compares this set with its plan and asks for a re-seed instead of leaving a silent gap.
+        """
+        db = self.db
+        rows = db.query(
+            f"SELECT synced_tables FROM {self.t_watermark} WHERE stream = {db.placeholder()}",
+            [self.stream],
+        )
+        if not rows or rows[0][0] is None:
+            return None
+        return set(json.loads(rows[0][0]))
+
     def write(
         self,
         record: WindowRecord,
         schema_fingerprint: str | None,
         history: bool = True,
+        tables: list[str] | None = None,
     ) -> None:
         """Move the watermark and (for a window that changed something) add its history."""
         db = self.db
         ph = db.placeholder()
         db.execute(
             f"UPDATE {self.t_watermark} SET version = {ph}, position = {ph}, "
-            f"mapping_fingerprint = {ph}, schema_fingerprint = {ph}, updated_at = {ph} "
-            f"WHERE stream = {ph}",
+            f"mapping_fingerprint = {ph}, schema_fingerprint = {ph}, updated_at = {ph}, "
+            f"synced_tables = COALESCE({ph}, synced_tables) WHERE stream = {ph}",
             [
                 record.to_mark.version,
                 record.to_mark.dumps(),
                 record.mapping_fingerprint,
                 schema_fingerprint,
                 record.finished_at.isoformat(),
+                json.dumps(sorted(tables)) if tables is not None else None,
                 self.stream,
             ],
             doing="move the watermark",

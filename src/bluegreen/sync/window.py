@@ -84,6 +84,7 @@ class Window:
         self._open = True
         try:
             self.since, _, _ = self.state.read(lock=True)
+            self._check_joined_tables()
             self.blue.begin_snapshot()
             self.upto = self.blue.current_watermark()
             if self.upto == self.since:
@@ -104,6 +105,24 @@ class Window:
             raise
         return True
 
+    def _check_joined_tables(self) -> None:
+        """A blue table new to the plan missed every change before the watermark: re-seed it."""
+        assert self.since is not None
+        if self.since.origin:
+            return
+        before = self.state.synced_tables()
+        if before is None:
+            return
+        joined = sorted(
+            str(s.blue.name) for s in self.plan.sources if str(s.blue.name) not in before
+        )
+        if joined:
+            raise ReseedRequired(
+                joined[0],
+                f"it joined the sync after green's watermark {self.since} (also new: "
+                f"{', '.join(joined[1:]) or 'none'}), so its earlier changes never reached green",
+            )
+
     # ---- phase 2: read blue's changes into green's stages -------------------------------------
     def stage(self) -> StageStats:
         """Stream every table's net changes from the blue snapshot into green's stages."""
@@ -121,7 +140,7 @@ class Window:
                     self.staged.read_seconds += t_loaded - t
                     frame = batch_frame(batch)
                     for target, shaped in self.shaper.shape(source, frame, self.upto):
-                        self.green.load_stage(target.index, target.columns, shaped)
+                        self.green.load_stage(target.index, target.load_columns, shaped)
                     self.staged.rows += len(batch.rows)
                     self.staged.batches += 1
                     t = time.perf_counter()
@@ -131,6 +150,12 @@ class Window:
             self.blue.rollback()
             for target in self.plan.targets:
                 self.green.analyze_stage(target.index)
+            # A mapping's set-based fixups on the loaded stages (lookups), before any apply.
+            finish = getattr(self.shaper, "finish_stage", None)
+            if finish is not None:
+                t = time.perf_counter()
+                finish(self.green, self.plan)
+                self.staged.stage_seconds += time.perf_counter() - t
         except BaseException:
             self.abort()
             raise
@@ -216,7 +241,12 @@ class Window:
                 mapping_fingerprint=self.plan.mapping_fingerprint,
                 changes=self.staged.rows,
             )
-            self.state.write(record, self.plan.green_fingerprint, history=self.staged.rows > 0)
+            self.state.write(
+                record,
+                self.plan.green_fingerprint,
+                history=self.staged.rows > 0,
+                tables=[str(s.blue.name) for s in self.plan.sources],
+            )
             for target in self.plan.targets:
                 self.green.drop_stage(target.index)
             self.green.commit()

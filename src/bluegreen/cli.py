@@ -62,12 +62,10 @@ tracking_app = typer.Typer(
 )
 app.add_typer(tracking_app, name="tracking")
 
-# ---- commands contributed by other modules: REGISTER THEM HERE -----------------------------------
-# Mapping workbook commands (template, check, ...):
-#     from bluegreen.mapping.cli import mapping_app
-#     app.add_typer(mapping_app, name="mapping")
-# `bluegreen serve` (flows/serve.py) imports Prefect: register a command here that imports
-# flows.serve *inside* its body, so `import bluegreen.cli` never imports prefect.
+# ---- commands contributed by other modules ------------------------------------------------------
+from bluegreen.mapping.cli import mapping_app  # noqa: E402
+
+app.add_typer(mapping_app, name="mapping")
 # --------------------------------------------------------------------------------------------------
 
 

@@ -71,20 +71,20 @@ def test_keys_pause_resume_reload_and_exit(tracked: EnginePair) -> None:
         session.handle_key("R")
         assert wait_for(lambda: count(pair, "green", "region") == 2)
 
-        # E: a table tracked after the plan was built joins the plan only with the reload
-        pair.ddl("CREATE TABLE extra (id INTEGER PRIMARY KEY, v TEXT)")
-        assert bg("tracking", "enable", "--db", pair.blue_url, "--table", "extra").exit_code == 0
+        # E: a column both sides gained after the plan was built joins it only with the reload
+        for side in ("blue", "green"):
+            pair.run(side, "ALTER TABLE region ADD COLUMN label TEXT")
 
         def planned() -> list[str]:
             plan = syncer._plan
-            return [] if plan is None else [s.blue.name.name for s in plan.sources]
+            return [] if plan is None else [c for t in plan.targets for c in t.columns]
 
         time.sleep(0.3)
-        assert "extra" not in planned()
+        assert "label" not in planned()
         session.handle_key("e")
-        assert wait_for(lambda: "extra" in planned())
-        pair.run("blue", "INSERT INTO extra (id, v) VALUES (1, 'x')")
-        assert wait_for(lambda: count(pair, "green", "extra") == 1)
+        assert wait_for(lambda: "label" in planned())
+        pair.run("blue", "UPDATE region SET label = 'x' WHERE id = 1")
+        assert wait_for(lambda: pair.rows("green", "region", "1")[0][-1] == "x")
         assert runner.is_alive()
 
         session.handle_key("x")
@@ -94,9 +94,9 @@ def test_keys_pause_resume_reload_and_exit(tracked: EnginePair) -> None:
         session.request_exit()
         runner.join(timeout=10)
     totals = session.session.totals
-    assert totals.inserts == 3  # region 1, region 2, extra 1
+    assert (totals.inserts, totals.updates) == (2, 1)  # region 1, region 2; the label
     touched = sorted(k for k, v in session.session.table_totals().items() if v.total)
-    assert touched == ["extra", "region"]
+    assert touched == ["region"]
 
 
 def read_pty(fd: int, seconds: float, until: str | None = None) -> str:

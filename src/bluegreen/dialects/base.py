@@ -82,6 +82,10 @@ class Dialect:
     """Change tracking is emulated with triggers and a change log that bluegreen owns."""
     stage_prefix: ClassVar[str] = "bg_stage_"
     """Name prefix of the per-window staging tables (temporary, private to the session)."""
+    type_meanings: ClassVar[dict[str, str]] = {}
+    """Declared type names that mean something else on this engine than the common reading, for
+    the mapping linter's cast checks: lower-case name -> type text to read instead (SQLite:
+    ``{"integer": "bigint", "int": "bigint"}``; SQL Server: ``{"timestamp": "rowversion"}``)."""
 
     def __init__(self, connection: Any = None, url: SecretStr | None = None) -> None:
         self.conn = connection
@@ -416,6 +420,55 @@ class Dialect:
             f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0"
         )
 
+    # ---- green: lookups of a mapping workbook (L) ----------------------------------------------
+    # The stage holds the blue value in ``value_col`` and gets the lookup key in ``key_col``;
+    # every statement is one set-based join of the stage against the lookup table.
+    def lookup_insert_sql(self, lookup: Table, value: str, stage: str, value_col: str) -> str:
+        """Insert the distinct staged values the lookup table lacks (policy ``insert``); the
+        engine assigns the new rows' keys."""
+        v = self.quote(value)
+        sv = self.quote(value_col)
+        return (
+            f"INSERT INTO {self.qualify(lookup.name)} ({v}) SELECT DISTINCT s.{sv} FROM {stage} "
+            f"AS s WHERE s.{self.quote(PRESENT)} <> 0 AND s.{sv} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {self.qualify(lookup.name)} AS l WHERE l.{v} = s.{sv})"
+        )
+
+    def lookup_ambiguous_sql(self, lookup: Table, value: str, stage: str, value_col: str) -> str:
+        """Staged values that match more than one lookup row: (value, number of rows)."""
+        v = self.quote(value)
+        return (
+            f"SELECT l.{v}, COUNT(*) FROM {self.qualify(lookup.name)} AS l WHERE EXISTS "
+            f"(SELECT 1 FROM {stage} AS s WHERE s.{self.quote(value_col)} = l.{v}) "
+            f"GROUP BY l.{v} HAVING COUNT(*) > 1"
+        )
+
+    def lookup_resolve_sql(
+        self, lookup: Table, key: str, value: str, stage: str, value_col: str, key_col: str
+    ) -> str:
+        """Write each staged value's lookup key into the stage (a join, not a loop)."""
+        t = self.qualify(lookup.name)
+        match = f"l.{self.quote(value)} = s.{self.quote(value_col)}"
+        if self.update_from_alias:
+            return (
+                f"UPDATE {stage} AS s SET {self.quote(key_col)} = l.{self.quote(key)} "
+                f"FROM {t} AS l WHERE {match}"
+            )
+        return (
+            f"UPDATE s SET {self.quote(key_col)} = l.{self.quote(key)} "
+            f"FROM {stage} AS s JOIN {t} AS l ON {match}"
+        )
+
+    def lookup_missing_sql(
+        self, stage: str, value_col: str, key_col: str, key: Sequence[str]
+    ) -> str:
+        """Staged rows (present on blue) whose value found no lookup row: value, then the key."""
+        cols = ", ".join(f"s.{self.quote(c)}" for c in (value_col, *key))
+        return (
+            f"SELECT {cols} FROM {stage} AS s WHERE s.{self.quote(PRESENT)} <> 0 AND "
+            f"s.{self.quote(value_col)} IS NOT NULL AND s.{self.quote(key_col)} IS NULL"
+        )
+
     def run_insert(self, table: Table, sql: str, doing: str) -> int:
         """Run an INSERT built by :meth:`insert_sql`; return its row count."""
         return self.execute(sql, doing=doing)
@@ -446,6 +499,82 @@ class Dialect:
                 f"table {table.name} has no primary key",
                 fix=f"add a primary key to {table.name}, or leave it out of --table",
             )
+
+    # ---- release: freezing writes, copies, identities (cutover, re-seed, rolling upgrade) -------
+    # Used by bluegreen.release. Engines that cannot do one of these keep the default, which
+    # raises a TerminalError naming the engine, so a cutover stops in its preflight or freeze
+    # phase (before anything is switched) instead of half-working.
+    copy_keeps_watermark: ClassVar[bool] = False
+    """A copy made by :meth:`copy_database` holds the source's exact change-log position, readable
+    inside the copy (SQLite's backup API); otherwise the baseline is captured on the source before
+    the copy and the overlap replayed idempotently by the next sync."""
+    copy_blocks_source: ClassVar[bool] = False
+    """:meth:`copy_database` locks every other session out of the source while it copies
+    (PostgreSQL ``CREATE DATABASE ... TEMPLATE``): a blackout of the source, not just a read."""
+
+    def _unsupported(self, what: str) -> TerminalError:
+        return TerminalError(
+            f"{self.name}: {what} is not supported by this engine's dialect",
+            fix="use an engine that supports it, or do this step by hand and record it",
+        )
+
+    def freeze(self) -> None:
+        """Refuse every other session's writes to this database until :meth:`unfreeze`; the
+        freeze outlives this connection (a crashed cutover leaves the database frozen, never
+        writable on both sides)."""
+        raise self._unsupported("freezing writes")
+
+    def unfreeze(self) -> None:
+        """Undo :meth:`freeze` (idempotent: unfreezing a writable database does nothing)."""
+        raise self._unsupported("unfreezing writes")
+
+    def is_frozen(self) -> bool:
+        """True only when a write from a new session would be refused right now."""
+        raise self._unsupported("checking a write freeze")
+
+    def copy_database(self, target: SecretStr, *, replace: bool = False) -> None:
+        """Make the database at ``target`` a full copy of this one (schema, rows, bluegreen's
+        objects); ``replace`` allows overwriting an existing target."""
+        raise self._unsupported("copying a database")
+
+    @classmethod
+    def drop_database(cls, url: SecretStr) -> None:
+        """Remove the database at ``url`` (a failed stage copy); missing is not an error."""
+        raise TerminalError(
+            f"{cls.name}: dropping a database is not supported by this engine's dialect",
+            fix="drop it by hand",
+        )
+
+    @classmethod
+    def database_exists(cls, url: SecretStr) -> bool:
+        """Whether the database at ``url`` exists (without creating it)."""
+        raise TerminalError(
+            f"{cls.name}: checking whether a database exists is not supported",
+            fix="check by hand",
+        )
+
+    def advance_identities(self) -> list[str]:
+        """Move identity/sequence counters of every user table past the largest key present.
+
+        A green receives rows with explicit keys, so its counters never moved; before it takes
+        application inserts they must, or the first insert collides. Returns what was moved."""
+        return []
+
+    def drop_tracking(self) -> list[TableName]:
+        """Remove change tracking from every tracked table (a copy of blue that becomes a green
+        must not keep logging the sync's own writes)."""
+        tracked = self.tracked_tables()
+        if tracked:
+            self.disable_tracking(tracked)
+        return tracked
+
+    def run_script(self, text: str, doing: str = "run a script") -> None:
+        """Run a multi-statement SQL script (an upgrade script) as one batch."""
+        self.execute(text, doing=doing)
+
+    def install_release_state(self) -> None:
+        """Create the release key/value table (roles, receipts, schema snapshots) if missing."""
+        self.run_file("release")
 
 
 def transient(message: str, fix: str | None = None) -> TransientError:

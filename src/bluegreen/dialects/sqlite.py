@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import decimal
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -62,6 +63,8 @@ class SQLiteDialect(Dialect):
     supports_schemas: ClassVar[bool] = False
     default_schema: ClassVar[str | None] = None
     paramstyle: ClassVar[str] = "qmark"
+    # SQLite stores every INTEGER as up to 64 bits, whatever width the declaration suggests.
+    type_meanings: ClassVar[dict[str, str]] = {"integer": "bigint", "int": "bigint"}
     # BEGIN IMMEDIATE already holds the database's write lock; SQLite has no row locks.
     row_lock_suffix: ClassVar[str] = ""
 
@@ -372,6 +375,107 @@ class SQLiteDialect(Dialect):
     def create_stage_sql(self, stage: str, column_defs: list[str]) -> str:
         return f"CREATE TEMP TABLE {stage} ({', '.join(column_defs)})"
 
+    def delete_sql(self, table: Table, stage: str, key: Sequence[str]) -> str:
+        # SQLite runs the general builder's correlated EXISTS once per green row, scanning the
+        # unindexed stage each time (rows x staged rows). IN over the stage is read once and
+        # probes green's primary key per staged key; the rows deleted are the same.
+        target = self.qualify(table.name)
+        cols = ", ".join(self.quote(k) for k in key)
+        left = cols if len(key) == 1 else f"({cols})"
+        return (
+            f"DELETE FROM {target} WHERE {left} IN (SELECT {cols} FROM {stage} "
+            f"WHERE {self.quote(PRESENT)} = 0)"
+        )
+
     def load_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self.errors("bulk insert"):
             self.conn.executemany(sql, rows)
+
+    # ---- release: freezing writes, copies (bluegreen.release) ---------------------------------
+    copy_keeps_watermark: ClassVar[bool] = True
+    """The backup API copies one consistent snapshot, the change clock included."""
+
+    FREEZE_MESSAGE: ClassVar[str] = "bluegreen: this database is frozen for a cutover"
+
+    def _user_tables(self) -> list[str]:
+        return [r[0] for r in self.query(self.sql("introspect", "tables"), doing="list tables")]
+
+    def freeze_ddl(self, table: str) -> list[str]:
+        """The three guard triggers that refuse writes to ``table`` while the database is frozen."""
+        target = self.quote(table)
+        out = []
+        for kind, event in (("ins", "INSERT"), ("upd", "UPDATE"), ("del", "DELETE")):
+            trigger = self.quote(f"bluegreen_freeze_{kind}_{table}")
+            out.append(
+                f"CREATE TRIGGER IF NOT EXISTS {trigger} BEFORE {event} ON {target} "
+                f"BEGIN SELECT RAISE(ABORT, '{self.FREEZE_MESSAGE}'); END"
+            )
+        return out
+
+    def freeze(self) -> None:
+        # BEGIN IMMEDIATE waits (busy timeout) for the writer holding the lock to commit; from
+        # this transaction's commit on, every write to a user table aborts at once.
+        with self.transaction():
+            self.run_file("freeze", ["marker"])
+            for table in self._user_tables():
+                for stmt in self.freeze_ddl(table):
+                    self.execute(stmt, doing=f"freeze table {table}")
+            self.execute(
+                self.sql("freeze", "mark"), [dt.datetime.now(dt.UTC).isoformat()], doing="freeze"
+            )
+
+    def unfreeze(self) -> None:
+        with self.transaction():
+            for name, _ in self.query(self.sql("freeze", "guards"), doing="list freeze guards"):
+                self.execute(f"DROP TRIGGER IF EXISTS {self.quote(name)}", doing="unfreeze")
+            if self.query(self.sql("freeze", "has_marker"))[0][0]:
+                self.execute(self.sql("freeze", "unmark"), doing="unfreeze")
+
+    def is_frozen(self) -> bool:
+        if not self.query(self.sql("freeze", "has_marker"), doing="read the freeze")[0][0]:
+            return False
+        if not self.query(self.sql("freeze", "marked"), doing="read the freeze"):
+            return False
+        guards: dict[str, set[str]] = {}
+        for name, table in self.query(self.sql("freeze", "guards"), doing="list freeze guards"):
+            guards.setdefault(table, set()).add(name)
+        want = {"ins", "upd", "del"}
+        return all(
+            guards.get(t, set()) >= {f"bluegreen_freeze_{k}_{t}" for k in want}
+            for t in self._user_tables()
+        )
+
+    def copy_database(self, target: SecretStr, *, replace: bool = False) -> None:
+        path = sqlite_path(target.get_secret_value())
+        here = getattr(self, "path", None)
+        if here is not None and os.path.abspath(path) == os.path.abspath(here):
+            raise ConfigError(
+                f"sqlite: the copy's target {path} is the source itself",
+                fix="give green (or the stage) its own file",
+            )
+        if os.path.exists(path) and not replace:
+            raise ConfigError(
+                f"sqlite: {path} already exists",
+                fix="remove it, or pass replace=True (a re-seed overwrites the standby)",
+            )
+        with self.errors(f"copy {self.describe()} to {path}"):
+            dst = sqlite3.connect(path, timeout=30.0)
+            try:
+                self.conn.backup(dst)
+            finally:
+                dst.close()
+
+    @classmethod
+    def drop_database(cls, url: SecretStr) -> None:
+        path = sqlite_path(url.get_secret_value())
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path + suffix)
+
+    @classmethod
+    def database_exists(cls, url: SecretStr) -> bool:
+        return os.path.exists(sqlite_path(url.get_secret_value()))
+
+    def run_script(self, text: str, doing: str = "run a script") -> None:
+        with self.errors(doing):
+            self.conn.executescript(text)

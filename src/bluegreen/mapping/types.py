@@ -101,7 +101,10 @@ _MANTISSA = {32: 24, 64: 53}
 # characters a value's text form can need
 _TEXT_WIDTH = {"bool": 5, "date": 10, "time": 16, "datetime": 26, "datetimetz": 32, "uuid": 36}
 
-_SHAPE = re.compile(r"^(?P<base>[a-z_][a-z0-9_ ]*?)\s*(?:\((?P<args>[^)]*)\))?\s*(?P<rest>[a-z ]*)$")
+# a name, then optionally (arguments) and words after them: "timestamp(3) with time zone"
+_SHAPE = re.compile(
+    r"^(?P<base>[a-z_][a-z0-9_ ]*?)\s*(?:\((?P<args>[^)]*)\)\s*(?P<rest>[a-z ]*))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,8 @@ def parse_type(text: str, meanings: Mapping[str, str] | None = None) -> SqlType:
         return SqlType("unknown", raw)
     base = m.group("base").strip()
     args = [a.strip() for a in (m.group("args") or "").split(",") if a.strip()]
-    rest = m.group("rest").strip()
-    if rest.startswith("unsigned") or base.endswith(" unsigned"):
+    rest = (m.group("rest") or "").strip()
+    if base.endswith(" unsigned"):
         base = base.removesuffix(" unsigned")
         rest = "unsigned"
     if rest in {"with time zone", "without time zone"}:
@@ -275,8 +278,10 @@ def compare(src: SqlType, dst: SqlType) -> CastCheck:
             return widens
         return CastCheck("narrows", f"{what}: longer values do not fit")
     if a == "text" and b in {"int", "decimal", "float", "bool", "date", "time", "datetime"}:
-        return CastCheck("converts", f"{what}: each value is parsed; a value that does not parse "
-                         "stops the window")
+        return CastCheck(
+            "converts",
+            f"{what}: each value is parsed; a value that does not parse stops the window",
+        )
     if a == "text" and b in {"uuid", "datetimetz"}:
         return CastCheck("converts", f"{what}: each value is converted by green's database")
     if a == b == "binary":
@@ -296,6 +301,21 @@ def compare(src: SqlType, dst: SqlType) -> CastCheck:
     if a in _TEXT_WIDTH and b == "text":
         return widens if _text_fits(_TEXT_WIDTH[a], dst) else narrows
     return CastCheck("impossible", f"{what}: no value of the one is a value of the other")
+
+
+_NUMERIC = {"int", "decimal", "float"}
+
+
+def comparable(a: SqlType, b: SqlType) -> bool:
+    """May values of ``a`` be compared with values of ``b`` (a lookup's match by value)?
+
+    Unlike a copy, a comparison needs no room: a blue value longer than the lookup column simply
+    matches no row. Unknown types are given the benefit of the doubt."""
+    if "unknown" in (a.family, b.family) or a.family == b.family:
+        return True
+    if a.family in _NUMERIC and b.family in _NUMERIC:
+        return True
+    return {a.family, b.family} <= {"date", "datetime"}
 
 
 def polars_dtype(t: SqlType) -> pl.DataType | None:

@@ -6,7 +6,7 @@ rows are read. Executing it is the window's job. ``bluegreen sync --dry-run`` pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bluegreen.errors import ConfigError, SchemaError
@@ -14,17 +14,44 @@ from bluegreen.graph import DependencyOrder, dependency_order
 from bluegreen.schema import Column, Schema, Table, TableName
 
 Phase = Literal["dimensions", "facts", "deferred_deletes"]
+LookupPolicy = Literal["error", "insert", "null"]
 Action = Literal["insert", "update", "delete", "unlink"]
 PHASES: tuple[Phase, ...] = ("dimensions", "facts", "deferred_deletes")
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """An L column: the green column gets ``key`` of the ``table`` row whose ``value`` equals the
+    blue value. The value waits in the extra stage column ``stage_column`` until the window
+    resolves it with one set-based join on green; ``on_missing`` says what a value without a
+    row does (stop the window, insert a lookup row, or leave NULL)."""
+
+    table: Table
+    key: str
+    value: str
+    stage_column: str
+    on_missing: LookupPolicy = "error"
+
+    @property
+    def stage_def(self) -> Column:
+        """The stage column holding the value: typed like the lookup table's value column."""
+        col = self.table.column(self.value)
+        return replace(col, name=self.stage_column, nullable=True, identity=False, generated=False)
+
+
+@dataclass(frozen=True)
 class ColumnSource:
-    """Where a green column's value comes from: a blue column, or the window's version."""
+    """Where a green column's value comes from: a blue column, or the window's version.
+
+    A mapping workbook adds ``cast`` (the green type the value is cast to before staging),
+    ``lookup`` (an L column) and ``origin`` (the workbook cell, for error messages)."""
 
     green: str
     blue: str | None = None  # None with version=True
     version: bool = False
+    cast: str | None = None
+    lookup: Lookup | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,8 +68,18 @@ class Target:
         return tuple(s.green for s in self.sources)
 
     @property
+    def lookups(self) -> tuple[ColumnSource, ...]:
+        return tuple(s for s in self.sources if s.lookup is not None)
+
+    @property
+    def load_columns(self) -> tuple[str, ...]:
+        """The columns a shaped frame fills: the green columns, then each lookup's value."""
+        return self.columns + tuple(s.lookup.stage_column for s in self.lookups if s.lookup)
+
+    @property
     def stage_columns(self) -> tuple[Column, ...]:
-        return tuple(self.green.column(c) for c in self.columns)
+        extra = tuple(s.lookup.stage_def for s in self.lookups if s.lookup)
+        return tuple(self.green.column(c) for c in self.columns) + extra
 
 
 @dataclass(frozen=True)
@@ -94,16 +131,22 @@ class SyncPlan:
         lines = ["sources:"]
         for s in self.sources:
             for t in s.targets:
-                cols = ", ".join(
-                    c.green if c.blue == c.green else f"{c.green}<-{c.blue or 'VERSION'}"
-                    for c in t.sources
-                )
+                cols = ", ".join(_describe_source(c) for c in t.sources)
                 lines.append(f"  {s.blue.name} -> {t.green.name} [{cols}]")
         for name in self.skipped:
             lines.append(f"  skipped: {name}")
         lines.append("apply steps (one green transaction, then the watermark):")
         lines.extend(f"  {i + 1:>3}. {step.describe()}" for i, step in enumerate(self.steps))
         return "\n".join(lines)
+
+
+def _describe_source(c: ColumnSource) -> str:
+    text = c.green if c.blue == c.green else f"{c.green}<-{c.blue or 'VERSION'}"
+    if c.cast:
+        text += f"::{c.cast}"
+    if c.lookup:
+        text += f" (lookup {c.lookup.table.name}.{c.lookup.key} by {c.lookup.value})"
+    return text
 
 
 def identity_sources(blue: Table, green: Table) -> tuple[ColumnSource, ...]:

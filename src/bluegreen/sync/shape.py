@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from bluegreen.dialects.base import PRESENT, ChangeBatch
-from bluegreen.sync.plan import Source, Target
+from bluegreen.dialects.base import PRESENT, ChangeBatch, Dialect
+from bluegreen.sync.plan import Source, SyncPlan, Target
 from bluegreen.watermark import Watermark
 
 
@@ -36,6 +36,16 @@ class Shaper(Protocol):
     def shape(
         self, source: Source, frame: pl.DataFrame, upto: Watermark
     ) -> list[tuple[Target, pl.DataFrame]]: ...
+
+
+class StageFinisher(Protocol):
+    """Optional second half of a shaper: set-based fixups on green's loaded stages.
+
+    The window calls ``finish_stage`` once, after every batch is staged and before the apply,
+    inside green's transaction (the mapping resolves L lookups here with joins on green). A
+    shaper without the method is left alone."""
+
+    def finish_stage(self, green: Dialect, plan: SyncPlan) -> None: ...
 
 
 class IdentityShaper:

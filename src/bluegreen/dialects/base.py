@@ -574,6 +574,10 @@ class Dialect:
 
     def install_release_state(self) -> None:
         """Create the release key/value table (roles, receipts, schema snapshots) if missing."""
+        try:
+            sqlfiles.load(self.name, "release")
+        except FileNotFoundError:
+            raise self._unsupported(f"the release table (no sql/{self.name}/release.sql)") from None
         self.run_file("release")
 
 

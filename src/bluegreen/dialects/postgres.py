@@ -11,13 +11,18 @@ watermark *is* S (its text rides in ``Watermark.position``; its xmax is the orde
 from __future__ import annotations
 
 import contextlib
+import io
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import polars as pl
 import psycopg
+import psycopg.conninfo
+import psycopg.errors
 from pydantic import SecretStr
 
+from bluegreen import sqlfiles
 from bluegreen.dialects.base import OPERATION, PRESENT, ChangeBatch, Dialect, TableValidity
 from bluegreen.errors import (
     ApplyError,
@@ -421,25 +426,274 @@ class PostgresDialect(Dialect):
 
     def load_stage(self, index: int, columns: Sequence[str], frame: pl.DataFrame) -> int:
         # COPY is PostgreSQL's bulk path: one round trip per batch instead of one per row.
+        # polars writes the batch as CSV in native code, several times faster than building
+        # Python rows for write_row; frames with a column CSV cannot carry go row by row.
         stage = self.stage_name(index)
         names = [*columns, PRESENT]
-        copy_sql = f"COPY {stage} ({', '.join(self.quote(c) for c in names)}) FROM STDIN"
-        n = 0
+        cols = ", ".join(self.quote(c) for c in names)
+        exprs = _csv_exprs(frame, names)
         with self.errors(f"load stage {stage}"):
             cur = self.conn.cursor()
             try:
-                with cur.copy(copy_sql) as copy:
-                    for row in frame.select(names).iter_rows():
-                        copy.write_row(row)
-                        n += 1
+                if exprs is not None:
+                    buf = io.BytesIO()
+                    frame.select(exprs).write_csv(buf, include_header=False)
+                    sql = f"COPY {stage} ({cols}) FROM STDIN (FORMAT csv, ENCODING 'UTF8')"
+                    with cur.copy(sql) as copy:
+                        copy.write(buf.getbuffer())
+                else:
+                    with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                        for row in frame.select(names).iter_rows():
+                            copy.write_row(row)
             finally:
                 cur.close()
+        n = frame.height
         self._stage_rows[index] = self._stage_rows.get(index, 0) + n
         return n
 
     def analyze_stage(self, index: int) -> None:
         if self._stage_rows.get(index, 0) >= _ANALYZE_ROWS:
             self.execute(f"ANALYZE {self.stage_name(index)}", doing="analyze stage")
+
+    # ---- release: freezing writes, copies, sequences (bluegreen.release) ----------------------
+    copy_blocks_source: ClassVar[bool] = True
+    """CREATE DATABASE ... TEMPLATE needs every other session off the source while it copies."""
+
+    def _database(self) -> str:
+        return str(self.query(self.sql("freeze", "database"), doing="read the database name")[0][0])
+
+    def _end_other_sessions(self, doing: str, wait: float = 10.0) -> int:
+        """Terminate every other client session of this database and wait until they are gone
+        (their open transactions roll back); return how many there were."""
+        rows = self.query(self.sql("freeze", "terminate_others"), doing=doing)
+        pids = [int(pid) for pid, _ in rows]
+        deadline = time.monotonic() + wait
+        while pids:
+            still = self.sql("freeze", "still_running")
+            left = self.query(still, {"pids": pids}, doing=doing)[0][0]
+            if not left:
+                break
+            if time.monotonic() > deadline:
+                raise TransientError(
+                    f"postgresql: {doing}: {left} session(s) of {self.describe()} were still "
+                    f"running {wait:g} s after pg_terminate_backend",
+                    fix="find them in pg_stat_activity (a backend stuck in I/O); retry",
+                )
+            time.sleep(0.02)
+        return len(pids)
+
+    def freeze(self) -> None:
+        # New sessions start read-only; the sessions already open are ended (an idle pooled
+        # session would otherwise keep its old, writable default).
+        doing = f"freeze {self.describe()}"
+        name = self.quote(self._database())
+        self.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = on", doing=doing)
+        self._end_other_sessions(doing)
+
+    def unfreeze(self) -> None:
+        doing = f"unfreeze {self.describe()}"
+        # this connection may itself have been opened during the freeze (read-only by default)
+        self.execute("SET default_transaction_read_only = off", doing=doing)
+        name = self.quote(self._database())
+        self.execute(f"ALTER DATABASE {name} RESET default_transaction_read_only", doing=doing)
+        # sessions opened during the freeze would stay read-only for life: end them too
+        self._end_other_sessions(doing)
+
+    def is_frozen(self) -> bool:
+        if not self.query(self.sql("freeze", "frozen_setting"), doing="read the freeze")[0][0]:
+            return False
+        if self.query(self.sql("freeze", "open_writers"), doing="look for open writers")[0][0]:
+            return False
+        return self._write_refused()
+
+    def _write_refused(self) -> bool:
+        """Open a new session, as an application would, and check that a write fails."""
+        if self.url is None:
+            raise ConfigError(
+                f"postgresql: cannot probe the freeze of {self.describe()} without its URL",
+                fix="connect the dialect with PostgresDialect.connect(url)",
+            )
+        probe = type(self).connect(self.url)
+        try:
+            with probe.errors("probe the freeze"):
+                probe.conn.execute("BEGIN")
+                try:
+                    probe.conn.execute(probe.sql("freeze", "probe"))
+                except psycopg.errors.ReadOnlySqlTransaction:
+                    return True
+            return False
+        finally:
+            probe.rollback()
+            probe.close()
+
+    @staticmethod
+    def _raw(url: SecretStr) -> str:
+        raw = url.get_secret_value()
+        if raw.startswith("postgres://"):
+            raw = "postgresql://" + raw[len("postgres://") :]
+        return raw
+
+    @classmethod
+    def _maintenance(cls, url: SecretStr, avoid: tuple[str, ...] = ()) -> psycopg.Connection:
+        """An autocommit session on the same server, in a database that is neither the source
+        nor the target of a copy (``postgres``, else ``template1``)."""
+        raw = cls._raw(url)
+        last: Exception | None = None
+        for db in ("postgres", "template1"):
+            if db in avoid:
+                continue
+            try:
+                return psycopg.connect(
+                    psycopg.conninfo.make_conninfo(raw, dbname=db),
+                    autocommit=True,
+                    connect_timeout=10,
+                )
+            except psycopg.OperationalError as exc:
+                last = exc
+        raise TransientError(
+            f"postgresql: cannot open a maintenance session (database postgres or template1): "
+            f"{_scrub(str(last), url)}",
+            fix="check that the server is reachable and the user may connect to 'postgres'",
+        )
+
+    @classmethod
+    def _dbname(cls, url: SecretStr) -> tuple[str, tuple[str, str]]:
+        """(database name, (host, port)) of ``url``, without connecting."""
+        info = psycopg.conninfo.conninfo_to_dict(cls._raw(url))
+        name = str(info.get("dbname") or info.get("user") or "")
+        where = (str(info.get("host") or "localhost"), str(info.get("port") or "5432"))
+        return name, where
+
+    def copy_database(self, target: SecretStr, *, replace: bool = False) -> None:
+        # CREATE DATABASE ... TEMPLATE copies files, so it needs every session off the source
+        # for the whole copy: connections are refused meanwhile (ALLOW_CONNECTIONS false), and the
+        # open ones (this one included) are ended first. A blackout, documented as
+        # copy_blocks_source; the initial-load path avoids it.
+        if self.url is None:
+            raise ConfigError(
+                "postgresql: copy_database needs a dialect opened from a URL",
+                fix="connect with PostgresDialect.connect(url)",
+            )
+        source = self._database()
+        _, here = self._dbname(self.url)
+        name, there = self._dbname(target)
+        if here != there:
+            raise ConfigError(
+                f"postgresql: a TEMPLATE copy of {self.describe()} must be made on the same "
+                f"server, but the target is on {there[0]}:{there[1]}",
+                fix=(
+                    "create green on blue's server, or use the initial-load method into a green "
+                    "created with blue's schema (pg_dump --schema-only | psql)"
+                ),
+            )
+        if not name or name == source:
+            raise ConfigError(
+                f"postgresql: the copy's target database must differ from the source {source!r}",
+                fix="give green (or the stage) its own database name",
+            )
+        doing = f"copy database {source} to {name}"
+        # If this process dies inside the copy, the source keeps ALLOW_CONNECTIONS false: the fix
+        # is `ALTER DATABASE <source> WITH ALLOW_CONNECTIONS true` from another database.
+        self.close()
+        try:
+            with self._maintenance(self.url, avoid=(source, name)) as m:
+                exists = m.execute(self.sql("freeze", "database_exists"), [name]).fetchone()
+                if exists and exists[0]:
+                    if not replace:
+                        raise ConfigError(
+                            f"postgresql: database {name!r} already exists",
+                            fix="drop it, or pass replace=True (a re-seed overwrites the standby)",
+                        )
+                    m.execute(f"DROP DATABASE {self.quote(name)} WITH (FORCE)")
+                m.execute(f"ALTER DATABASE {self.quote(source)} WITH ALLOW_CONNECTIONS false")
+                try:
+                    for attempt in range(10):
+                        m.execute(self.sql("freeze", "terminate_database"), [source])
+                        try:
+                            m.execute(
+                                f"CREATE DATABASE {self.quote(name)} TEMPLATE {self.quote(source)}"
+                            )
+                            break
+                        except psycopg.errors.ObjectInUse:
+                            if attempt == 9:
+                                raise
+                            time.sleep(0.1)
+                finally:
+                    m.execute(f"ALTER DATABASE {self.quote(source)} WITH ALLOW_CONNECTIONS true")
+        except psycopg.Error as exc:
+            raise self.classify(exc, doing) from exc
+        finally:
+            self.ensure_connected()
+
+    @classmethod
+    def drop_database(cls, url: SecretStr) -> None:
+        name, _ = cls._dbname(url)
+        try:
+            with cls._maintenance(url, avoid=(name,)) as m:
+                m.execute(f"DROP DATABASE IF EXISTS {cls().quote(name)} WITH (FORCE)")
+        except psycopg.Error as exc:
+            raise TerminalError(
+                f"postgresql: drop database {name}: {_scrub(str(exc), url)}",
+                fix="drop it by hand (DROP DATABASE ... WITH (FORCE))",
+            ) from exc
+
+    @classmethod
+    def database_exists(cls, url: SecretStr) -> bool:
+        name, _ = cls._dbname(url)
+        with cls._maintenance(url, avoid=(name,)) as m:
+            row = m.execute(
+                sqlfiles.statement(cls.name, "freeze", "database_exists"), [name]
+            ).fetchone()
+        return bool(row and row[0])
+
+    def advance_identities(self) -> list[str]:
+        moved = []
+        for nsp, rel, att, seq in self.query(
+            self.sql("freeze", "serial_columns"), doing="list sequences"
+        ):
+            table = self.qualify(TableName(nsp, rel))
+            col = self.quote(att)
+            # never backwards: a sequence already past the largest key keeps its place
+            rows = self.query(
+                "SELECT setval(%(seq)s::regclass, GREATEST(x.m, "
+                "COALESCE(pg_sequence_last_value(%(seq)s::regclass), x.m)), true) "
+                f"FROM (SELECT max({col}) AS m FROM {table}) AS x WHERE x.m IS NOT NULL",
+                {"seq": seq},
+                doing=f"move the sequence of {nsp}.{rel}.{att}",
+            )
+            if rows:
+                moved.append(f"{nsp}.{rel}.{att}: next value after {rows[0][0]}")
+        return moved
+
+
+def _csv_exprs(frame: pl.DataFrame, names: Sequence[str]) -> list[pl.Expr] | None:
+    """``names`` as expressions whose CSV text PostgreSQL reads back as the very values
+    ``write_row`` would send; None when a column has a type CSV cannot carry (nested, object,
+    duration), which then goes row by row.
+
+    In PostgreSQL's CSV an unquoted empty field is NULL and polars quotes an empty string, so
+    NULL and '' stay apart; bytes go as ``\\x`` hex; sub-microsecond times are cut to the
+    microsecond and 32-bit floats widened, as Python's datetime and float would.
+    """
+    exprs: list[pl.Expr] = []
+    for name in names:
+        dtype = frame.schema[name]
+        col = pl.col(name)
+        if dtype == pl.Binary:
+            exprs.append(pl.concat_str([pl.lit("\\x"), col.bin.encode("hex")]).alias(name))
+        elif dtype == pl.Float32:
+            exprs.append(col.cast(pl.Float64))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(col.dt.cast_time_unit("us") if dtype.time_unit == "ns" else col)
+        elif dtype == pl.Time:
+            exprs.append((col.cast(pl.Int64) // 1_000 * 1_000).cast(pl.Time).alias(name))
+        elif dtype.is_numeric() or isinstance(
+            dtype, pl.String | pl.Boolean | pl.Date | pl.Null | pl.Categorical | pl.Enum
+        ):
+            exprs.append(col)
+        else:
+            return None
+    return exprs
 
 
 def _scrub(text: str, url: SecretStr | None) -> str:

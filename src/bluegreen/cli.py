@@ -28,9 +28,11 @@ from bluegreen import logsetup
 from bluegreen.config import Settings, load_settings
 from bluegreen.dialects import Dialect, connect, redact
 from bluegreen.errors import BlueGreenError, ConfigError
-from bluegreen.status import PairStatus, Verification, compare, pair_status, sync_stats
-from bluegreen.sync.plan import SyncPlan
+from bluegreen.release.verify import TableCheck, VerifyReport, verify_pair
+from bluegreen.status import PairStatus, pair_status, sync_stats
+from bluegreen.sync.plan import SyncPlan, Target
 from bluegreen.sync.runner import PlanBuilder, RunSummary, Syncer
+from bluegreen.sync.shape import Shaper
 from bluegreen.sync.state import GreenState, TableStats
 from bluegreen.watermark import Watermark
 
@@ -711,70 +713,191 @@ def verify(
     mapping: MappingOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare row counts and content hashes of every synced table, blue against green.
+    """Compare row counts and content hashes of every green table with blue's, through the plan.
 
-    Read-only; exits 1 when any table differs. Columns are compared through the plan's column
-    sources (what green receives from blue). Each side is read in one snapshot; if blue has
-    changes green has not applied yet, a difference may be just those: sync (or freeze blue)
-    and verify again.
+    Read-only; exits 1 when any table differs. With a mapping workbook blue is seen *through*
+    it: renamed and split columns compare with their blue source, a cast column compares with
+    blue's value cast by the sync's own shaper, a lookup column compares blue's value with the
+    value green's lookup row holds; only version columns are not compared. Each side is read
+    in one snapshot; if blue has changes green has not applied yet, a difference may be just
+    those: sync (or freeze blue) and verify again.
     """
     cfg = settings(
         ctx, blue_url=blue, green_url=green, tables=table, stream=stream, mapping=mapping
     )
     blue_url, green_url = cfg.require_urls()
     with opened(blue_url) as b, opened(green_url) as g:
-        syncer = make_syncer(b, g, cfg)
-        plan = syncer.prepare(install=False)
+        builder = plan_builder(cfg)
+        shaper: Shaper | None = None
+        if builder is None:
+            plan = make_syncer(b, g, cfg).prepare(install=False)
+        else:
+            plan, shaper = builder(b, g)
+        b.rollback()
+        g.rollback()
         require_tables(plan, blue_url, green_url)
-        result = compare(b, g, plan, syncer.state)
+        report = verify_pair(b, g, plan, shaper, stream=cfg.stream, batch_size=cfg.batch_size)
     if as_json:
-        echo_json(result.as_dict())
+        echo_json(verification_dict(report, plan))
     else:
-        print_verification(stdout(), result)
-    if not result.ok:
+        print_verification(stdout(), report, plan)
+    if not report.ok:
         raise typer.Exit(EXIT_MISMATCH)
 
 
-def print_verification(out: Console, result: Verification) -> None:
-    table = Table(title="blue vs green", title_justify="left")
+def _checked(report: VerifyReport, plan: SyncPlan) -> list[tuple[TableCheck, Target]]:
+    """Each check with the plan target it verified (verify_pair checks them in plan order)."""
+    return list(zip(report.tables, plan.targets, strict=True))
+
+
+def _what(check: TableCheck, target: Target) -> dict[str, list[str]]:
+    """Which green columns were compared, and how: renamed, cast, looked up, left out."""
+    compared = set(check.columns)
+    return {
+        "compared": list(check.columns),
+        "renamed": [
+            f"{s.green}<-{s.blue}"
+            for s in target.sources
+            if s.green in compared and s.blue != s.green and s.lookup is None
+        ],
+        "casts": [s.green for s in target.sources if s.green in compared and s.cast],
+        "lookups": list(check.lookups),
+        "not_compared": [s.green for s in target.sources if s.green not in compared],
+    }
+
+
+def verification_dict(report: VerifyReport, plan: SyncPlan) -> dict[str, Any]:
+    """The verification as JSON-ready data (one entry per green table)."""
+    tables = []
+    for c, target in _checked(report, plan):
+        tables.append(
+            {
+                "blue_table": c.blue_table,
+                "green_table": c.green_table,
+                "blue": {"table": c.blue_table, "rows": c.blue_rows, "digest": c.blue_digest},
+                "green": {"table": c.green_table, "rows": c.green_rows, "digest": c.green_digest},
+                "matches": c.matches,
+                "through_mapping": c.through_shaper,
+                **_what(c, target),
+            }
+        )
+    mark = report.green_watermark
+    return {
+        "ok": report.ok,
+        "mapping_fingerprint": plan.mapping_fingerprint,
+        "watermark": None if mark is None else str(mark),
+        "blue_version": None if report.blue_version is None else report.blue_version.version,
+        "seconds": round(report.seconds, 3),
+        "tables": tables,
+    }
+
+
+def _how_compared(check: TableCheck, target: Target) -> list[str]:
+    """The columns not compared as plain same-named copies, each with how it was compared."""
+    compared = set(check.columns)
+    out = []
+    for s in target.sources:
+        if s.green not in compared:
+            why = "the window's version, blue has none" if s.version else "no blue value"
+            out.append(f"{s.green} not compared ({why})")
+        elif s.lookup is not None:
+            out.append(f"{s.green} as {s.lookup.table.name}.{s.lookup.value} = blue {s.blue}")
+        elif s.cast:
+            out.append(f"{s.green} = blue {s.blue} cast to {s.cast}")
+        elif s.blue != s.green:
+            out.append(f"{s.green} = blue {s.blue}")
+    return out
+
+
+def print_verification(out: Console, report: VerifyReport, plan: SyncPlan) -> None:
+    """One line per green table (``blue -> green`` when the names differ): rows and hashes on
+    both sides, how many columns were compared, whether it matches; then, per table, the
+    columns compared through a rename, a cast or a lookup, and those not compared."""
+    through = " through the mapping" if plan.mapping_fingerprint else ""
+    table = Table(title=f"blue vs green{through}", title_justify="left")
     table.add_column("table")
     table.add_column("blue rows", justify="right")
     table.add_column("green rows", justify="right")
     table.add_column("blue hash")
     table.add_column("green hash")
+    table.add_column("columns", justify="right")
     table.add_column("")
-    for c in result.tables:
+    checked = _checked(report, plan)
+    for c, target in checked:
         name = (
-            c.blue_table if c.blue_table == c.green_table else f"{c.blue_table} -> {c.green_table}"
+            c.green_table if c.blue_table == c.green_table else f"{c.blue_table} -> {c.green_table}"
         )
+        n, total = len(c.columns), len(target.sources)
         table.add_row(
             Text(name),
-            str(c.blue.rows),
-            str(c.green.rows),
-            c.blue.digest[:16],
-            c.green.digest[:16],
+            str(c.blue_rows),
+            str(c.green_rows),
+            c.blue_digest[:16],
+            c.green_digest[:16],
+            str(n) if n == total else f"{n} of {total}",
             Text("ok", style="green") if c.matches else Text("MISMATCH", style="bold red"),
         )
     out.print(table)
-    for c in result.tables:
-        if c.not_compared:
-            cols = ", ".join(c.not_compared)
-            out.print(Text(f"{c.green_table}: not compared (not a plain blue value): {cols}"))
-    mark = "never synced" if result.watermark is None else str(result.watermark)
-    out.print(Text(f"blue version {result.blue_version.version}, green watermark {mark}"))
-    bad = [c for c in result.tables if not c.matches]
+    for c, target in checked:
+        how = _how_compared(c, target)
+        if how:
+            out.print(Text(f"  {c.green_table}: {'; '.join(how)}"))
+    mark, version = report.green_watermark, report.blue_version
+    shown_mark = "never synced" if mark is None else str(mark)
+    out.print(
+        Text(
+            f"blue version {'-' if version is None else version.version}, "
+            f"green watermark {shown_mark}"
+        )
+    )
+    bad = report.mismatches
     if not bad:
-        out.print(Text(f"green equals blue ({len(result.tables)} table(s))", style="green"))
+        done = f"green equals blue{through} ({len(report.tables)} table(s))"
+        out.print(Text(done, style="green"))
         return
     names = ", ".join(c.green_table for c in bad)
     out.print(Text(f"{len(bad)} table(s) differ: {names}", style="bold red"))
-    if result.in_flight:
+    if mark is None or mark.origin or version is None or mark.version != version.version:
         out.print(
             Text(
                 "blue has changes green has not applied yet: run `bluegreen sync` (or freeze "
                 "blue) and verify again before treating this as damage"
             )
         )
+
+
+# ---- serve --------------------------------------------------------------------------------------
+def _checkout_root(start: Path) -> Path:
+    """The bluegreen checkout holding prefect.yaml and flows/, searched upwards from ``start``."""
+    for folder in (start, *start.parents):
+        if (folder / "prefect.yaml").is_file() and (folder / "flows" / "serve.py").is_file():
+            return folder
+    raise ConfigError(
+        f"no bluegreen checkout (prefect.yaml and flows/) at or above {start}",
+        fix="run `bluegreen serve` from the bluegreen repository, where prefect.yaml lives",
+    )
+
+
+@app.command("serve")
+@guarded
+def serve(
+    host: Annotated[str, typer.Option(help="host of the local Prefect server")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port of the local Prefect server")] = 4200,
+) -> None:
+    """Register the Prefect blocks and serve every deployment of prefect.yaml from this process.
+
+    Starts a local Prefect server (SQLite) when none answers at HOST:PORT, creates the `default`
+    pair block (two SQLite files) if missing, and serves sync-green on its schedule plus the
+    on-demand release flows; open the printed UI address to trigger them. Ctrl-C stops.
+    """
+    import importlib
+    import sys
+
+    root = _checkout_root(Path.cwd())
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))  # flows/ and blocks/ live in the checkout, not the package
+    flows_serve = importlib.import_module("flows.serve")  # imports Prefect only here
+    raise typer.Exit(flows_serve.main(["--host", host, "--port", str(port)]))
 
 
 # ---- demo ---------------------------------------------------------------------------------------
@@ -786,7 +909,7 @@ def demo(
         typer.Option(
             "--dir",
             metavar="DIR",
-            help="folder for blue.db and green.db (recreated)",
+            help="folder for blue.db, green.db and mapping.xlsx (recreated)",
             file_okay=False,
         ),
     ] = Path("demo"),
@@ -799,19 +922,40 @@ def demo(
     seed: Annotated[
         int | None, typer.Option("--seed", help="random seed (repeatable runs)", show_default=False)
     ] = None,
+    mapping: Annotated[
+        bool,
+        typer.Option(
+            "--mapping/--no-mapping",
+            help="green differs from blue through a mapping workbook (--no-mapping: same schema)",
+        ),
+    ] = True,
 ) -> None:
     """Sync a small shop on two SQLite files while it is written to, then prove green = blue.
 
     Creates --dir with blue.db (regions, customers that refer each other, products, orders)
     and an empty green.db, enables tracking on blue, writes random inserts, updates and
     deletes for --seconds while syncing every --interval, catches up, prints the statistics
-    and compares rows and a content hash per table. Exits 1 if they differ.
+    and compares rows and a content hash per green table. Exits 1 if they differ.
+
+    By default green's schema differs and --dir/mapping.xlsx maps blue onto it: customer.name
+    renamed to full_name (N), orders.amount widened (T), orders.synced_version (V),
+    customer.email/phone split into customer_contact (S), orders.status replaced by the key of
+    order_status (L); the comparison sees blue through the mapping.
     """
     from bluegreen.demo import run_demo
 
     out = stdout()
-    out.print(Text(f"demo in {folder}/: blue.db -> green.db, writing for {seconds:g} s"))
-    result = run_demo(folder, seconds=seconds, interval=interval, seed=seed)
+    files = "blue.db -> green.db" + (" through mapping.xlsx" if mapping else "")
+    out.print(Text(f"demo in {folder}/: {files}, writing for {seconds:g} s"))
+
+    def show_plan(plan: SyncPlan, workbook: Path | None) -> None:
+        if workbook is not None:
+            out.print(Text(f"mapping workbook: {workbook} (edit it and run `bluegreen sync`)"))
+        out.print(Text(plan.describe()))
+
+    result = run_demo(
+        folder, seconds=seconds, interval=interval, seed=seed, mapping=mapping, on_plan=show_plan
+    )
     w = result.writer
     out.print(
         Text(
@@ -831,12 +975,13 @@ def demo(
     out.print(Text(f"final catch-up: {result.final.summary()}"))
     print_history_totals(out, result.totals, "sync statistics (green's history)")
     print_history_tables(out, result.tables)
-    print_verification(out, result.verification)
-    if not result.verification.ok:
+    print_verification(out, result.report, result.plan)
+    if not result.report.ok:
         raise typer.Exit(EXIT_MISMATCH)
+    extra = f" --mapping {result.workbook}" if result.workbook is not None else ""
     out.print(
         Text(
-            f"try: bluegreen status --blue {result.blue_url} --green {result.green_url}",
+            f"try: bluegreen verify --blue {result.blue_url} --green {result.green_url}{extra}",
             style="dim",
         )
     )

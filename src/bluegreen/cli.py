@@ -886,8 +886,9 @@ def serve(
 ) -> None:
     """Register the Prefect blocks and serve every deployment of prefect.yaml from this process.
 
-    Starts a local Prefect server (SQLite) when none answers at HOST:PORT, creates the `default`
-    pair block (two SQLite files) if missing, and serves sync-green on its schedule plus the
+    Starts a local Prefect server (SQLite) when none answers at HOST:PORT, creates the
+    `default` pair block from BLUEGREEN_BLUE_URL / BLUEGREEN_GREEN_URL when it is missing and
+    they are set (else create it in the UI), and serves sync-green on its schedule plus the
     on-demand release flows; open the printed UI address to trigger them. Ctrl-C stops.
     """
     import importlib

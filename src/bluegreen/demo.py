@@ -5,10 +5,21 @@ region and itself (``referred_by``), a ``product`` dimension and an ``orders`` f
 amounts, timestamps and unicode notes. Tracking is enabled on blue *before* any row is written,
 so a green that starts empty converges from the change log alone.
 
+By default green's schema is *not* blue's, and a mapping workbook (written into the demo folder
+by the mapping package's own writer) says how they differ: ``customer.name`` is ``full_name`` on
+green (N), ``orders.amount`` is a wider decimal (T), green's ``orders.synced_version`` holds the
+change-tracking version of each row's last change (V), ``customer.email`` and ``phone`` live in
+a second table ``customer_contact`` keyed by the customer id (S), and ``orders.status`` text is
+replaced by the key of green's ``order_status`` lookup table, new statuses inserted on the way
+(L). The final check compares green with blue *seen through the mapping*
+(:func:`bluegreen.release.verify.verify_pair`). ``mapping=False`` runs the identity demo: both
+sides have blue's schema.
+
 The writer (:func:`run_writer`) is reusable: it takes a factory of plain DB-API connections
 (autocommit mode; it issues its own ``BEGIN``/``COMMIT``), works on SQLite and PostgreSQL, and
 keeps every foreign key valid: it repoints children before deleting a referenced row, and changes
-a primary key once. The benchmark and the fault tests drive it against their own databases.
+a primary key once. It only knows blue's schema. The benchmark and the fault tests drive it
+against their own databases.
 """
 
 from __future__ import annotations
@@ -20,15 +31,21 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bluegreen.dialects import connect
+from bluegreen.dialects import Dialect, connect
 from bluegreen.errors import ConfigError
-from bluegreen.status import Verification, compare, sync_stats
-from bluegreen.sync.runner import RunSummary, Syncer
+from bluegreen.mapping import MappingPlanBuilder
+from bluegreen.mapping.model import MappingRow
+from bluegreen.mapping.workbook import write_mapping
+from bluegreen.release.verify import VerifyReport, verify_pair
+from bluegreen.schema import Schema
+from bluegreen.status import sync_stats
+from bluegreen.sync.plan import SyncPlan, build_plan
+from bluegreen.sync.runner import PlanBuilder, RunSummary, Syncer
 
 log = logging.getLogger("bluegreen.demo")
 
@@ -46,6 +63,7 @@ SCHEMA = (
         referred_by INTEGER REFERENCES customer (id),
         name VARCHAR(100) NOT NULL,
         email VARCHAR(200),
+        phone VARCHAR(40),
         created_at TIMESTAMP NOT NULL
     )""",
     """CREATE TABLE product (
@@ -60,9 +78,83 @@ SCHEMA = (
         product_id INTEGER NOT NULL REFERENCES product (id),
         quantity INTEGER NOT NULL,
         amount DECIMAL(12, 2) NOT NULL,
+        status VARCHAR(20) NOT NULL DEFAULT 'new',
         ordered_at TIMESTAMP NOT NULL,
         note VARCHAR(200)
     )""",
+)
+
+# Green's schema in the mapping demo: what the workbook (MAPPING_ROWS) maps blue's onto.
+GREEN_SCHEMA = (
+    """CREATE TABLE region (
+        id INTEGER PRIMARY KEY,
+        code VARCHAR(8) NOT NULL,
+        name VARCHAR(100) NOT NULL
+    )""",
+    """CREATE TABLE customer (
+        id INTEGER PRIMARY KEY,
+        region_id INTEGER NOT NULL REFERENCES region (id),
+        referred_by INTEGER REFERENCES customer (id),
+        full_name VARCHAR(100) NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE customer_contact (
+        id INTEGER PRIMARY KEY REFERENCES customer (id),
+        email VARCHAR(200),
+        phone VARCHAR(40)
+    )""",
+    """CREATE TABLE product (
+        id INTEGER PRIMARY KEY,
+        sku VARCHAR(20) NOT NULL,
+        name VARCHAR(200) NOT NULL,
+        price DECIMAL(12, 2) NOT NULL
+    )""",
+    """CREATE TABLE order_status (
+        id INTEGER PRIMARY KEY,
+        name VARCHAR(20) NOT NULL UNIQUE
+    )""",
+    """CREATE TABLE orders (
+        id INTEGER PRIMARY KEY,
+        customer_id INTEGER NOT NULL REFERENCES customer (id),
+        product_id INTEGER NOT NULL REFERENCES product (id),
+        quantity INTEGER NOT NULL,
+        amount NUMERIC(14, 2) NOT NULL,
+        status_id INTEGER NOT NULL REFERENCES order_status (id),
+        ordered_at TIMESTAMP NOT NULL,
+        note VARCHAR(200),
+        synced_version BIGINT
+    )""",
+    # green knows a few statuses already; the sync inserts the others (policy ``insert``)
+    "INSERT INTO order_status (name) VALUES ('new'), ('paid'), ('shipped')",
+)
+
+WORKBOOK = "mapping.xlsx"
+
+# The demo workbook's rows: (blue table, blue column, operation, green table, green column,
+# green type, notes); L rows get their lookup cells in mapping_rows().
+_ROWS: tuple[tuple[str, str | None, str, str, str, str | None, str], ...] = (
+    ("customer", "name", "N", "customer", "full_name", "VARCHAR(100)", "renamed on green"),
+    ("customer", "email", "S", "customer_contact", "email", None, "split off, keyed by id"),
+    ("customer", "phone", "S", "customer_contact", "phone", None, "split off, keyed by id"),
+    ("orders", "amount", "T", "orders", "amount", "NUMERIC(14,2)", "widened: 12 -> 14 digits"),
+    (
+        "orders",
+        "status",
+        "L",
+        "orders",
+        "status_id",
+        "INTEGER",
+        "the key of order_status; a status green lacks is inserted",
+    ),
+    (
+        "orders",
+        None,
+        "V",
+        "orders",
+        "synced_version",
+        "BIGINT",
+        "the change-tracking version of the row's last change",
+    ),
 )
 
 REGIONS = (
@@ -75,6 +167,7 @@ REGIONS = (
 )
 FIRST = ("Ana", "Björn", "Chloé", "Dmitri", "Eşref", "Fatima", "Günter", "Hiro", "Inès", "José")
 LAST = ("Øster", "Müller", "Nakamura", "O'Brien", "Pérez", "Quist", "Rossi", "Šimek", "Tanaka")
+STATUSES = ("new", "paid", "shipped", "delivered", "cancelled", "retourné ↩")
 ITEMS = ("kaffe", "thé vert", "Schokolade", "umbrella ☂", "mug", "茶碗", "cable", "notebook")
 NOTES = (
     None,
@@ -88,12 +181,13 @@ NOTES = (
 )
 
 
-def create_schema(conn: Any) -> None:
-    """Create the demo tables on one database (an autocommit DB-API connection)."""
+def create_schema(conn: Any, statements: Sequence[str] = SCHEMA) -> None:
+    """Create the demo tables on one database (an autocommit DB-API connection); blue's schema
+    unless ``statements`` says otherwise (:data:`GREEN_SCHEMA` for the mapping demo's green)."""
     cur = conn.cursor()
     try:
         cur.execute("BEGIN")
-        for stmt in SCHEMA:
+        for stmt in statements:
             cur.execute(stmt)
         cur.execute("COMMIT")
     finally:
@@ -200,6 +294,14 @@ class Writer:
     def _name(self) -> str:
         return f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}"
 
+    def _email(self, name: str, cid: int) -> str | None:
+        return f"{name.split()[0].lower()}.{cid}@example.org" if self.rng.random() < 0.8 else None
+
+    def _phone(self) -> str | None:
+        if self.rng.random() < 0.4:
+            return None
+        return f"+{self.rng.choice((33, 49, 81, 55, 1, 48))} {self.rng.randrange(10**8, 10**9)}"
+
     # -- operations (each keeps every FK valid) --
     def insert_region(self) -> None:
         code, name = self.rng.choice(REGIONS)
@@ -221,11 +323,10 @@ class Writer:
         referrer = self._pick("customer") if self.rng.random() < 0.5 else None
         cid = self.ids["customer"].take()
         name = self._name()
-        email = f"{name.split()[0].lower()}.{cid}@example.org" if self.rng.random() < 0.8 else None
         self._exec(
-            "INSERT INTO customer (id, region_id, referred_by, name, email, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (cid, region, referrer, name, email, self._when()),
+            "INSERT INTO customer (id, region_id, referred_by, name, email, phone, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (cid, region, referrer, name, self._email(name, cid), self._phone(), self._when()),
         )
         self.stats.count("inserts", "customer")
         return None
@@ -235,8 +336,13 @@ class Writer:
         if cid is None:
             return
         choice = self.rng.random()
-        if choice < 0.4:
+        if choice < 0.3:
             self._exec("UPDATE customer SET name = ? WHERE id = ?", (self._name(), cid))
+        elif choice < 0.5:
+            email = self._email(self._name(), cid)
+            self._exec(
+                "UPDATE customer SET email = ?, phone = ? WHERE id = ?", (email, self._phone(), cid)
+            )
         elif choice < 0.7:
             region = self._pick("region")
             self._exec("UPDATE customer SET region_id = ? WHERE id = ?", (region, cid))
@@ -309,14 +415,16 @@ class Writer:
             return self.insert_product()
         oid = oid if oid is not None else self.ids["orders"].take()
         self._exec(
-            "INSERT INTO orders (id, customer_id, product_id, quantity, amount, ordered_at, note) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO orders "
+            "(id, customer_id, product_id, quantity, amount, status, ordered_at, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 oid,
                 customer,
                 product,
                 self.rng.randrange(1, 10),
                 self._money(),
+                self.rng.choice(STATUSES),
                 self._when(),
                 self.rng.choice(NOTES),
             ),
@@ -328,8 +436,12 @@ class Writer:
         oid = self._pick("orders")
         if oid is None:
             return
-        if self.rng.random() < 0.5:
+        choice = self.rng.random()
+        if choice < 0.4:
             self._exec("UPDATE orders SET amount = ? WHERE id = ?", (self._money(), oid))
+        elif choice < 0.7:
+            status = self.rng.choice(STATUSES)
+            self._exec("UPDATE orders SET status = ? WHERE id = ?", (status, oid))
         else:
             note = f"{self.rng.choice(NOTES) or 'note'} #{self.rng.randrange(1000)}"
             self._exec("UPDATE orders SET note = ? WHERE id = ?", (note, oid))
@@ -499,7 +611,7 @@ def sqlite_raw(path: Path) -> Callable[[], Any]:
     return factory
 
 
-_DEMO_FILES = ("blue.db", "green.db")
+_DEMO_FILES = ("blue.db", "green.db", WORKBOOK)
 
 
 def prepare_folder(folder: Path) -> tuple[Path, Path]:
@@ -521,18 +633,73 @@ def prepare_folder(folder: Path) -> tuple[Path, Path]:
     return folder / "blue.db", folder / "green.db"
 
 
+def mapping_rows() -> list[MappingRow]:
+    """The demo workbook's rows (N, S, T, L, V), numbered as they appear in the sheet."""
+    rows = []
+    for i, (btable, bcol, op, gtable, gcol, gtype, notes) in enumerate(_ROWS):
+        lookup: dict[str, str] = {}
+        if op == "L":
+            lookup = {
+                "lookup_table": "order_status",
+                "lookup_key": "id",
+                "lookup_value": "name",
+                "on_missing": "insert",
+            }
+        rows.append(
+            MappingRow(
+                row=i + 2,
+                blue_table=btable,
+                blue_column=bcol,
+                operation=op,
+                green_table=gtable,
+                green_column=gcol,
+                green_type=gtype,
+                notes=notes,
+                **lookup,
+            )
+        )
+    return rows
+
+
+def write_demo_workbook(path: Path, blue: Schema, green: Schema) -> Path:
+    """Write the demo's mapping workbook with the mapping package's writer (drop-down lists
+    from both live schemas), so the file the demo syncs through is one a user could edit."""
+    return write_mapping(mapping_rows(), path, blue, green)
+
+
 @dataclass
 class DemoResult:
-    """What the demo did and whether green ended equal to blue."""
+    """What the demo did, and the verification of green against blue (through the mapping)."""
 
     blue_url: str
     green_url: str
+    workbook: Path | None
+    plan: SyncPlan
     writer: WriterStats
     run: RunSummary
     final: RunSummary
-    verification: Verification
+    report: VerifyReport
     totals: dict[str, Any]
     tables: list[dict[str, Any]]
+
+
+def _build(folder: Path, mapping: bool) -> tuple[Path, Path, Path | None]:
+    """Both databases (green shaped like blue, or like :data:`GREEN_SCHEMA`) and the workbook."""
+    blue_path, green_path = prepare_folder(folder)
+    for factory, ddl in (
+        (sqlite_raw(blue_path), SCHEMA),
+        (sqlite_raw(green_path), GREEN_SCHEMA if mapping else SCHEMA),
+    ):
+        conn = factory()
+        try:
+            create_schema(conn, ddl)
+        finally:
+            conn.close()
+    if not mapping:
+        return blue_path, green_path, None
+    with connect(f"sqlite:///{blue_path}") as blue, connect(f"sqlite:///{green_path}") as green:
+        workbook = write_demo_workbook(folder / WORKBOOK, blue.introspect(), green.introspect())
+    return blue_path, green_path, workbook
 
 
 def run_demo(
@@ -540,16 +707,17 @@ def run_demo(
     seconds: float = 5.0,
     interval: float = 0.2,
     seed: int | None = None,
+    *,
+    mapping: bool = True,
+    on_plan: Callable[[SyncPlan, Path | None], None] | None = None,
 ) -> DemoResult:
-    """Create both databases, track blue, write while following, catch up, then compare."""
-    blue_path, green_path = prepare_folder(folder)
-    raw_blue, raw_green = sqlite_raw(blue_path), sqlite_raw(green_path)
-    for factory in (raw_blue, raw_green):
-        conn = factory()
-        try:
-            create_schema(conn)
-        finally:
-            conn.close()
+    """Create both databases (and the workbook), track blue, write while following, catch up,
+    then verify green against blue through the plan.
+
+    ``on_plan`` sees the plan (and the workbook's path) before the writer starts, so a caller
+    can show it ahead of the window lines."""
+    blue_path, green_path, workbook = _build(folder, mapping)
+    raw_blue = sqlite_raw(blue_path)
     blue_url, green_url = f"sqlite:///{blue_path}", f"sqlite:///{green_path}"
     with connect(blue_url) as blue, connect(green_url) as green:
         schema = blue.introspect()
@@ -557,8 +725,13 @@ def run_demo(
         log.info("tracking enabled on blue for %s", ", ".join(TABLES))
         seed_rows(raw_blue, seed=seed, begin_sql="BEGIN IMMEDIATE")
 
-        syncer = Syncer(blue, green)
-        syncer.prepare()
+        builder: PlanBuilder | None = None
+        if workbook is not None:
+            builder = MappingPlanBuilder(workbook)
+        syncer = Syncer(blue, green, plan_builder=builder)
+        plan = syncer.prepare()
+        if on_plan is not None:
+            on_plan(plan, workbook)
         done = threading.Event()
         outcome: dict[str, Any] = {}
 
@@ -585,15 +758,30 @@ def run_demo(
         if "error" in outcome:
             raise outcome["error"]
         final = syncer.until_caught_up()
-        verification = compare(blue, green, syncer.prepare(), syncer.state)
+        report = verify_demo(blue, green, builder)
         stats = sync_stats(syncer.state, "demo green")
     return DemoResult(
         blue_url=blue_url,
         green_url=green_url,
+        workbook=workbook,
+        plan=plan,
         writer=outcome["stats"],
         run=run,
         final=final,
-        verification=verification,
+        report=report,
         totals=stats.totals,
         tables=stats.tables,
     )
+
+
+def verify_demo(blue: Dialect, green: Dialect, builder: PlanBuilder | None) -> VerifyReport:
+    """Green against blue seen through the plan: with a workbook, blue's rows are shaped by the
+    sync's own shaper (casts, lookups by the value green's lookup row holds) before hashing."""
+    if builder is None:
+        plan = build_plan(blue.introspect(), green.introspect(), blue.tracked_tables())
+        shaper = None
+    else:
+        plan, shaper = builder(blue, green)
+    blue.rollback()
+    green.rollback()
+    return verify_pair(blue, green, plan, shaper)

@@ -250,6 +250,29 @@ class Dialect:
             self.conn.rollback()
         self._in_tx = False
 
+    # Savepoints let a window undo one failed apply step and still read its stage (to name the
+    # offending row); names are bluegreen's own constants, never user input.
+    savepoint_sql: ClassVar[str] = "SAVEPOINT {name}"
+    """Statement that marks a savepoint inside the open transaction."""
+    rollback_savepoint_sql: ClassVar[str] = "ROLLBACK TO SAVEPOINT {name}"
+    """Statement that undoes everything after a savepoint (the transaction stays open)."""
+    release_savepoint_sql: ClassVar[str | None] = "RELEASE SAVEPOINT {name}"
+    """Statement that forgets a savepoint (None: the engine has none; it lasts until commit)."""
+
+    def savepoint(self, name: str) -> None:
+        self.execute(self.savepoint_sql.format(name=name), doing=f"savepoint {name}")
+
+    def rollback_to_savepoint(self, name: str) -> None:
+        self.execute(
+            self.rollback_savepoint_sql.format(name=name), doing=f"roll back to savepoint {name}"
+        )
+
+    def release_savepoint(self, name: str) -> None:
+        if self.release_savepoint_sql is not None:
+            self.execute(
+                self.release_savepoint_sql.format(name=name), doing=f"release savepoint {name}"
+            )
+
     @contextlib.contextmanager
     def transaction(self, snapshot: bool = False) -> Iterator[None]:
         """Commit on success, roll back on any error."""
@@ -298,6 +321,44 @@ class Dialect:
     ) -> Iterator[ChangeBatch]:
         """Net changes of ``table`` in (since, upto], joined to their current rows, in batches."""
         raise NotImplementedError
+
+    def changes_select(
+        self, table: Table, key_expr: Mapping[str, str], op_when_present: str
+    ) -> list[str]:
+        """The select list every change read returns, on every engine: the writable columns
+        (key columns from the change source, which still has them when the row is gone; the
+        rest from the current row ``b``), then ``__bg_present`` and ``__bg_op``."""
+        first = f"b.{self.quote(table.primary_key[0])}"
+        select = [
+            f"{key_expr[c.name]} AS {self.quote(c.name)}"
+            if c.name in key_expr
+            else f"b.{self.quote(c.name)}"
+            for c in table.writable_columns
+        ]
+        select.append(f"CASE WHEN {first} IS NULL THEN 0 ELSE 1 END AS {self.quote(PRESENT)}")
+        select.append(
+            f"CASE WHEN {first} IS NULL THEN 'D' ELSE {op_when_present} END "
+            f"AS {self.quote(OPERATION)}"
+        )
+        return select
+
+    def log_changes_sql(self, table: Table, log: str, where: str) -> str:
+        """Net changes per key from a trigger-fed change log (columns seq, op, k0, k1, ...),
+        each joined to the key's current row: the read of the emulating engines. An insert is
+        the key's first logged operation (CT's collapse: insert + update = insert)."""
+        keys = [f"k{i}" for i in range(len(table.primary_key))]
+        key_expr = {c: f"ch.{k}" for c, k in zip(table.primary_key, keys, strict=True)}
+        select = self.changes_select(
+            table, key_expr, "CASE WHEN ch.first_ins = ch.first_seq THEN 'I' ELSE 'U' END"
+        )
+        join = " AND ".join(f"b.{self.quote(c)} = {e}" for c, e in key_expr.items())
+        return (
+            f"WITH __bg_ch AS (SELECT {', '.join(keys)}, min(seq) AS first_seq, "
+            f"min(CASE WHEN op = 'I' THEN seq END) AS first_ins FROM {log} "
+            f"WHERE {where} GROUP BY {', '.join(keys)}) "
+            f"SELECT {', '.join(select)} FROM __bg_ch AS ch "
+            f"LEFT JOIN {self.qualify(table.name)} AS b ON {join}"
+        )
 
     def count_changes(self, table: Table, since: Watermark) -> int:
         """Distinct keys of ``table`` changed after ``since`` (for status and preflight)."""

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import SecretStr
 
-from bluegreen.dialects.base import OPERATION, PRESENT, ChangeBatch, Dialect, TableValidity
+from bluegreen.dialects.base import PRESENT, ChangeBatch, Dialect, TableValidity
 from bluegreen.dialects.mssql_odbc import (
     DEFAULT_DRIVER,
     DRIVER_FIX,
@@ -171,6 +171,11 @@ class MSSQLDialect(Dialect):
     row_lock_suffix: ClassVar[str] = ""
     # "timestamp" is SQL Server's old name for rowversion, not a date and time.
     type_meanings: ClassVar[dict[str, str]] = {"timestamp": "rowversion"}
+    # T-SQL savepoints; with XACT_ABORT ON an error dooms the whole transaction, so a refused
+    # window's offending row is not searched for here (the rollback to the savepoint fails).
+    savepoint_sql: ClassVar[str] = "SAVE TRANSACTION {name}"
+    rollback_savepoint_sql: ClassVar[str] = "ROLLBACK TRANSACTION {name}"
+    release_savepoint_sql: ClassVar[str | None] = None
 
     def __init__(self, connection: Any = None, url: SecretStr | None = None) -> None:
         super().__init__(connection, url)
@@ -508,16 +513,8 @@ class MSSQLDialect(Dialect):
         self.require_primary_key(table)
         q = self.quote
         target = self.qualify(table.name)
-        keys = set(table.primary_key)
-        first = q(table.primary_key[0])
-        select = [
-            f"ct.{q(c.name)} AS {q(c.name)}" if c.name in keys else f"b.{q(c.name)}"
-            for c in table.writable_columns
-        ]
-        select.append(f"CASE WHEN b.{first} IS NULL THEN 0 ELSE 1 END AS {q(PRESENT)}")
-        select.append(
-            f"CASE WHEN b.{first} IS NULL THEN 'D' ELSE ct.SYS_CHANGE_OPERATION END "
-            f"AS {q(OPERATION)}"
+        select = self.changes_select(
+            table, {k: f"ct.{q(k)}" for k in table.primary_key}, "ct.SYS_CHANGE_OPERATION"
         )
         join = " AND ".join(f"b.{q(k)} = ct.{q(k)}" for k in table.primary_key)
         return (

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
-from bluegreen.dialects.base import OPERATION, PRESENT, ChangeBatch, Dialect, TableValidity
+from bluegreen.dialects.base import PRESENT, ChangeBatch, Dialect, TableValidity
 from bluegreen.errors import ApplyError, BlueGreenError, ConfigError, TerminalError, TransientError
 from bluegreen.schema import Column, ForeignKey, Schema, Table, TableName
 from bluegreen.watermark import Watermark
@@ -308,32 +308,8 @@ class SQLiteDialect(Dialect):
         return out
 
     def _changes_sql(self, table: Table, table_id: int, bounded: bool) -> str:
-        log = self._log(table_id)
-        keys = [f"k{i}" for i in range(len(table.primary_key))]
-        key_of = dict(zip(table.primary_key, keys, strict=True))
-        first_pk = self.quote(table.primary_key[0])
-        select = [
-            f"ch.{key_of[c.name]} AS {self.quote(c.name)}"
-            if c.name in key_of
-            else f"b.{self.quote(c.name)}"
-            for c in table.writable_columns
-        ]
-        select.append(f"CASE WHEN b.{first_pk} IS NULL THEN 0 ELSE 1 END AS {self.quote(PRESENT)}")
-        select.append(
-            f"CASE WHEN b.{first_pk} IS NULL THEN 'D' WHEN ch.first_ins = ch.first_seq "
-            f"THEN 'I' ELSE 'U' END AS {self.quote(OPERATION)}"
-        )
-        join = " AND ".join(
-            f"b.{self.quote(c)} = ch.{k}" for c, k in zip(table.primary_key, keys, strict=True)
-        )
         where = "seq > ? AND seq <= ?" if bounded else "seq > ?"
-        return (
-            f"WITH __bg_ch AS (SELECT {', '.join(keys)}, min(seq) AS first_seq, "
-            f"min(CASE WHEN op = 'I' THEN seq END) AS first_ins FROM {log} "
-            f"WHERE {where} GROUP BY {', '.join(keys)}) "
-            f"SELECT {', '.join(select)} FROM __bg_ch AS ch "
-            f"LEFT JOIN {self.qualify(table.name)} AS b ON {join}"
-        )
+        return self.log_changes_sql(table, self._log(table_id), where)
 
     def read_changes(
         self, table: Table, since: Watermark, upto: Watermark, batch_size: int

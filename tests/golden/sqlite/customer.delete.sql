@@ -1,1 +1,1 @@
-DELETE FROM "customer" AS g WHERE EXISTS (SELECT 1 FROM "bg_stage_0" AS s WHERE g."id" = s."id" AND s."__bg_present" = 0);
+DELETE FROM "customer" WHERE "id" IN (SELECT "id" FROM "bg_stage_0" WHERE "__bg_present" = 0);

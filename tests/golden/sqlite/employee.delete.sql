@@ -1,1 +1,1 @@
-DELETE FROM "employee" AS g WHERE EXISTS (SELECT 1 FROM "bg_stage_2" AS s WHERE g."id" = s."id" AND s."__bg_present" = 0);
+DELETE FROM "employee" WHERE "id" IN (SELECT "id" FROM "bg_stage_2" WHERE "__bg_present" = 0);

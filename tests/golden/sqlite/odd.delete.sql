@@ -1,1 +1,1 @@
-DELETE FROM "odd" AS g WHERE EXISTS (SELECT 1 FROM "bg_stage_4" AS s WHERE g."id" = s."id" AND s."__bg_present" = 0);
+DELETE FROM "odd" WHERE "id" IN (SELECT "id" FROM "bg_stage_4" WHERE "__bg_present" = 0);

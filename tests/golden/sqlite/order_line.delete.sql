@@ -1,1 +1,1 @@
-DELETE FROM "order_line" AS g WHERE EXISTS (SELECT 1 FROM "bg_stage_1" AS s WHERE g."order_id" = s."order_id" AND g."line_no" = s."line_no" AND s."__bg_present" = 0);
+DELETE FROM "order_line" WHERE ("order_id", "line_no") IN (SELECT "order_id", "line_no" FROM "bg_stage_1" WHERE "__bg_present" = 0);

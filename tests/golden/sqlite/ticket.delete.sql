@@ -1,1 +1,1 @@
-DELETE FROM "ticket" AS g WHERE EXISTS (SELECT 1 FROM "bg_stage_3" AS s WHERE g."id" = s."id" AND s."__bg_present" = 0);
+DELETE FROM "ticket" WHERE "id" IN (SELECT "id" FROM "bg_stage_3" WHERE "__bg_present" = 0);

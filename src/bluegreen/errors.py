@@ -50,8 +50,8 @@ class ReseedRequired(TerminalError):
         super().__init__(
             f"table {table} needs a re-seed: {detail}",
             fix=(
-                "re-seed green from a copy of blue (flow reseed-green, or `bluegreen prepare` "
-                "for a first copy); green was left at its last watermark"
+                "re-seed green from a copy of blue (Prefect deployment reseed-green, or "
+                "`bluegreen prepare` for a first copy); green was left at its last watermark"
             ),
         )
         self.table = table

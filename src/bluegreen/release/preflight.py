@@ -186,7 +186,7 @@ def run_preflight(
                 not bad,
                 "; ".join(f"{v.table}: {v.detail}" for v in bad)
                 or "blue's change log covers green's watermark",
-                "re-seed green (flow reseed-green), then cut over" if bad else None,
+                "re-seed green (deployment reseed-green), then cut over" if bad else None,
             )
         )
         total = pf.pending_total

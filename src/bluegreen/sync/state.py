@@ -204,6 +204,18 @@ class GreenState:
                 doing="record per-table history",
             )
 
+    def last_recorded(self) -> Watermark | None:
+        """Where this stream's last recorded window ended (None: no window recorded yet)."""
+        db = self.db
+        ph = db.placeholder()
+        rows = db.query(
+            f"SELECT to_position FROM {self.t_history} WHERE stream = {ph} AND window_id = "
+            f"(SELECT MAX(window_id) FROM {self.t_history} WHERE stream = {ph})",
+            [self.stream, self.stream],
+            doing="read the end of green's last recorded window",
+        )
+        return Watermark.loads(rows[0][0]) if rows else None
+
     def next_window_id(self) -> int:
         rows = self.db.query(f"SELECT COALESCE(MAX(window_id), 0) + 1 FROM {self.t_history}")
         return int(rows[0][0])

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from bluegreen.dialects.base import Dialect
 from bluegreen.errors import ApplyError, BlueGreenError, ReseedRequired
+from bluegreen.sync.diagnose import find_culprit
 from bluegreen.sync.plan import PHASES, Phase, Step, SyncPlan
 from bluegreen.sync.shape import IdentityShaper, Shaper, batch_frame
 from bluegreen.sync.state import GreenState, TableStats, WindowRecord
@@ -33,6 +34,10 @@ from bluegreen.watermark import Watermark
 log = logging.getLogger("bluegreen.sync")
 
 StepHook = Callable[[Step], None]
+
+# the savepoint each apply step runs after: a refused step is undone alone, so the stage can
+# still be searched for the offending row before the whole window rolls back
+STEP_SAVEPOINT = "bg_step"
 
 
 @dataclass
@@ -80,6 +85,7 @@ class Window:
         """Lock the watermark, open blue's snapshot; False when blue has nothing new."""
         self._t0 = time.perf_counter()
         self._started_at = dt.datetime.now(dt.UTC)
+        log.debug("window phase: fetch")
         self.green.begin()
         self._open = True
         try:
@@ -127,6 +133,7 @@ class Window:
     def stage(self) -> StageStats:
         """Stream every table's net changes from the blue snapshot into green's stages."""
         assert self.since is not None and self.upto is not None
+        log.debug("window phase: stage (%s -> %s)", self.since, self.upto)
         try:
             for target in self.plan.targets:
                 self.green.drop_stage(target.index)
@@ -166,6 +173,7 @@ class Window:
         """Run the plan's steps of ``phase`` against green (inside the window's transaction)."""
         done: dict[str, TableStats] = {}
         t0 = time.perf_counter()
+        log.debug("window phase: apply %s", phase)
         try:
             for step in self.plan.steps:
                 if step.phase != phase:
@@ -173,7 +181,13 @@ class Window:
                 if self.on_step is not None:
                     self.on_step(step)
                 stats = done.setdefault(str(step.table), TableStats())
-                self._run(step, stats)
+                # kept until the commit (a release would cost a round trip per step); a
+                # rollback to the name goes to the newest, the one of the failed step
+                self.green.savepoint(STEP_SAVEPOINT)
+                try:
+                    self._run(step, stats, self.green.stage_name(step.target))
+                except ApplyError as exc:
+                    raise self._refused(step, exc) from exc
         except BaseException:
             self.abort()
             raise
@@ -183,54 +197,76 @@ class Window:
             self.stats.setdefault(name, TableStats()).add(s)
         return done
 
-    def _run(self, step: Step, stats: TableStats) -> None:
+    def _run(self, step: Step, stats: TableStats, stage: str) -> None:
+        """Run ``step``'s statements against ``stage`` (the window's, or a narrowed one)."""
         target = self.plan.target(step.target)
         table = target.green
-        stage = self.green.stage_name(step.target)
         green = self.green
         doing = f"{step.action} into green table {table.name} ({step.phase})"
         key = target.key
+        if step.action == "insert":
+            green.execute(green.mark_new_sql(table, stage, key), doing=doing)
+            sql = green.insert_sql(table, stage, target.columns, step.nulled)
+            stats.inserts += max(0, green.run_insert(table, sql, doing))
+        elif step.action == "update":
+            cols = [c for c in target.columns if c not in key]
+            if cols:
+                sql = green.update_sql(table, stage, cols, key, include_new=step.second_pass)
+                n = max(0, green.execute(sql, doing=doing))
+                # a cycle's second pass also rewrites the rows its first pass inserted
+                stats.updates += n - stats.inserts if step.second_pass else n
+        elif step.action == "delete":
+            n = max(0, green.execute(green.delete_sql(table, stage, key), doing=doing))
+            if step.phase == "deferred_deletes":
+                stats.deferred_deletes += n
+            else:
+                stats.deletes += n
+        elif step.action == "unlink":
+            green.execute(green.unlink_sql(table, stage, step.nulled, key), doing=doing)
+
+    def _refused(self, step: Step, exc: ApplyError) -> ApplyError:
+        """The error for a step green refused, naming the table and the offending row's key.
+
+        The step is undone alone (its savepoint), the stage searched for the row it refuses
+        (see :mod:`bluegreen.sync.diagnose`); the caller then rolls the whole window back."""
+        target = self.plan.target(step.target)
+        stage = self.green.stage_name(step.target)
+        culprit = None
         try:
-            if step.action == "insert":
-                green.execute(green.mark_new_sql(table, stage, key), doing=doing)
-                sql = green.insert_sql(table, stage, target.columns, step.nulled)
-                stats.inserts += max(0, green.run_insert(table, sql, doing))
-            elif step.action == "update":
-                cols = [c for c in target.columns if c not in key]
-                if cols:
-                    sql = green.update_sql(table, stage, cols, key, include_new=step.second_pass)
-                    n = max(0, green.execute(sql, doing=doing))
-                    # a cycle's second pass also rewrites the rows its first pass inserted
-                    stats.updates += n - stats.inserts if step.second_pass else n
-            elif step.action == "delete":
-                n = max(0, green.execute(green.delete_sql(table, stage, key), doing=doing))
-                if step.phase == "deferred_deletes":
-                    stats.deferred_deletes += n
-                else:
-                    stats.deletes += n
-            elif step.action == "unlink":
-                green.execute(green.unlink_sql(table, stage, step.nulled, key), doing=doing)
-        except ApplyError as exc:
-            raise ApplyError(
-                f"green refused the window's rows for table {table.name} during {step.action} "
-                f"({step.phase}): {exc.message}; the window was rolled back and green stays at "
-                f"watermark {self.since}",
-                fix=(
-                    "compare the row named above on blue and green: a green-only constraint "
-                    "(CHECK, UNIQUE, NOT NULL, FK) or a narrower type refuses it; relax it or map "
-                    "the column in the workbook, then run the sync again"
-                ),
-            ) from exc
+            self.green.rollback_to_savepoint(STEP_SAVEPOINT)
+        except BlueGreenError as err:  # an engine that dooms the transaction on any error
+            log.debug("no offending-row search: %s", err)
+        else:
+            culprit = find_culprit(
+                self.green,
+                stage,
+                target.key,
+                step.action in ("delete", "unlink"),
+                lambda: self._run(step, TableStats(), stage),
+            )
+        row = f"; {culprit.describe(target.key)}" if culprit is not None else ""
+        return ApplyError(
+            f"green refused the window's rows for table {target.green.name} during {step.action} "
+            f"({step.phase}): {exc.message}{row}; the window was rolled back and green stays at "
+            f"watermark {self.since}",
+            fix=(
+                "compare the row named above on blue and green: a green-only constraint "
+                "(CHECK, UNIQUE, NOT NULL, FK) or a narrower type refuses it; relax it or map "
+                "the column in the workbook, then run the sync again"
+            ),
+        )
 
     # ---- phase 4: commit ----------------------------------------------------------------------
     def commit(self) -> WindowRecord:
         """Move the watermark, record history (if rows moved) and commit green's transaction."""
         assert self.since is not None and self.upto is not None
+        log.debug("window phase: commit")
         try:
             finished = dt.datetime.now(dt.UTC)
+            history = self.staged.rows > 0
             record = WindowRecord(
                 window_id=self.state.next_window_id(),
-                from_mark=self.since,
+                from_mark=self._chain_start() if history else self.since,
                 to_mark=self.upto,
                 started_at=self._started_at,
                 finished_at=finished,
@@ -244,7 +280,7 @@ class Window:
             self.state.write(
                 record,
                 self.plan.green_fingerprint,
-                history=self.staged.rows > 0,
+                history=history,
                 tables=[str(s.blue.name) for s in self.plan.sources],
             )
             for target in self.plan.targets:
@@ -259,6 +295,21 @@ class Window:
         else:
             log.debug("window %s -> %s: no changes", self.since, self.upto)
         return record
+
+    def _chain_start(self) -> Watermark:
+        """Where this window's history row starts: where the last recorded window ended.
+
+        A window that finds no changed row moves the watermark without writing history (on
+        PostgreSQL the snapshot moves with every transaction of the cluster, so most idle
+        windows do). Its range held no change, so the next recorded window takes it over:
+        recorded windows then chain (each starts where the previous one ended) and the history
+        shows every range of blue's change stream exactly once. A watermark set back behind the
+        last recorded window (by hand) keeps its own start, so the overlap shows."""
+        assert self.since is not None
+        last = self.state.last_recorded()
+        if last is None or self.since < last:
+            return self.since
+        return last
 
     def abort(self) -> None:
         """Roll back both sides; green keeps its previous watermark."""

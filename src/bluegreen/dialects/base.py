@@ -80,6 +80,10 @@ class Dialect:
     """The watermark needs engine text beyond its version (a PostgreSQL snapshot)."""
     emulated_tracking: ClassVar[bool] = True
     """Change tracking is emulated with triggers and a change log that bluegreen owns."""
+    changes_in_key_order: ClassVar[bool] = False
+    """The change-log read sorts the changed keys before joining them to the current rows
+    (PostgreSQL: its planner may otherwise hash them into random order; sorted, the join walks
+    the primary key in order and green's apply gets its rows in key order)."""
     stage_prefix: ClassVar[str] = "bg_stage_"
     """Name prefix of the per-window staging tables (temporary, private to the session)."""
     type_meanings: ClassVar[dict[str, str]] = {}
@@ -352,12 +356,15 @@ class Dialect:
             table, key_expr, "CASE WHEN ch.first_ins = ch.first_seq THEN 'I' ELSE 'U' END"
         )
         join = " AND ".join(f"b.{self.quote(c)} = {e}" for c, e in key_expr.items())
+        # sorting the narrow grouped keys (not the joined rows) lets the join keep their order
+        inner_order = f" ORDER BY {', '.join(keys)}" if self.changes_in_key_order else ""
+        outer_order = f" ORDER BY {', '.join(key_expr.values())}" if inner_order else ""
         return (
             f"WITH __bg_ch AS (SELECT {', '.join(keys)}, min(seq) AS first_seq, "
             f"min(CASE WHEN op = 'I' THEN seq END) AS first_ins FROM {log} "
-            f"WHERE {where} GROUP BY {', '.join(keys)}) "
+            f"WHERE {where} GROUP BY {', '.join(keys)}{inner_order}) "
             f"SELECT {', '.join(select)} FROM __bg_ch AS ch "
-            f"LEFT JOIN {self.qualify(table.name)} AS b ON {join}"
+            f"LEFT JOIN {self.qualify(table.name)} AS b ON {join}{outer_order}"
         )
 
     def count_changes(self, table: Table, since: Watermark) -> int:

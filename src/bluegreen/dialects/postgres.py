@@ -51,6 +51,7 @@ class PostgresDialect(Dialect):
     identity_insert_clause: ClassVar[str] = " OVERRIDING SYSTEM VALUE"
     truncate_invalidates: ClassVar[bool] = True
     watermark_has_position: ClassVar[bool] = True
+    changes_in_key_order: ClassVar[bool] = True
 
     def __init__(self, connection: Any = None, url: SecretStr | None = None) -> None:
         super().__init__(connection, url)

@@ -14,7 +14,9 @@ from tests.conftest import PG_URL, pg_available
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.mark.parametrize(
+    "engine", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+)
 def test_lag_measures_every_committed_key(engine: str) -> None:
     if engine == "postgresql" and not pg_available():
         pytest.skip("PostgreSQL is not reachable")

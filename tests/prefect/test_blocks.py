@@ -23,7 +23,13 @@ def _pg_url_with_password(url: str) -> str:
 
 
 def test_block_types_register():
-    assert register_blocks() == ["bluegreen-database-connection", "bluegreen-pair"]
+    assert register_blocks() == [
+        "bluegreen-database-connection",
+        "bluegreen-pair",
+        "bluegreen-variable-switch",
+        "bluegreen-webhook-switch",
+        "bluegreen-command-switch",
+    ]
     with get_client(sync_client=True) as client:
         schema = client.get_most_recent_block_schema_for_block_type(
             client.read_block_type_by_slug("bluegreen-database-connection").id

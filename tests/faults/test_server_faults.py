@@ -4,6 +4,7 @@ next run converges."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -101,6 +102,42 @@ def test_connection_terminated_mid_window(pg_pair: EnginePair, side: str) -> Non
     assert all(d.conn.info.backend_pid not in pids for d in victims[side])
     assert_tables_equal(pair)
     assert_history_exactly_once(pair)
+
+
+def test_connections_lost_while_reading_leave_no_stray_traceback(
+    pg_pair: EnginePair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both connections die while blue's change read is half-way (a server-side cursor open):
+    the window fails with the transient error of the statement that hit the loss, and the
+    abandoned read, closed later by the garbage collector, does not print a traceback of its
+    own (it did: closing the cursor on the dead connection raised inside the generator)."""
+    pair = pg_pair
+    syncer = _backlog(pair)
+    syncer.batch_size = 50  # many batches: the read is still open when the load fails
+    pids = [syncer.blue.conn.info.backend_pid, syncer.green.conn.info.backend_pid]
+    green = syncer.green
+    load = green.load_stage
+    loads: list[int] = []
+
+    def load_then_cut(*args: object, **kwargs: object) -> int:
+        loads.append(1)
+        if len(loads) == 2:
+            _terminate(pids)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(green, "load_stage", load_then_cut)
+    stray: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", stray.append)
+    before = watermark(pair)
+    with pytest.raises(TransientError, match="terminating connection"):
+        syncer.until_caught_up()
+    gc.collect()
+    assert not stray, [getattr(u, "exc_value", u) for u in stray]
+    assert watermark(pair) == before
+    monkeypatch.undo()
+    syncer.batch_size = 5_000
+    assert syncer.until_caught_up().caught_up
+    assert_tables_equal(pair)
 
 
 def test_follow_retries_through_terminated_connections(pg_pair: EnginePair, tmp_path: Path) -> None:

@@ -222,8 +222,15 @@ class Dialect:
                     if not rows:
                         break
                     yield names, [tuple(r) for r in rows]
-            finally:
-                cur.close()
+            except BaseException:
+                # A read that failed, or was abandoned when the window failed elsewhere (the
+                # generator is closed later, maybe by the garbage collector): closing a
+                # server-side cursor on a lost connection fails too, and must not replace the
+                # error that ended the window (or print a traceback from a collected generator).
+                with contextlib.suppress(Exception):
+                    cur.close()
+                raise
+            cur.close()
 
     def run_file(self, file: str, names: Sequence[str] | None = None) -> None:
         """Run the named statements of ``sql/<dialect>/<file>.sql`` (all of them by default)."""

@@ -40,17 +40,26 @@ _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
+_PROCESS_PEAK = [0.0]  # the highest mark seen before any reset (the kernel forgets it)
+
+
 def reset_peak_rss() -> bool:
     """Reset the kernel's peak-RSS mark (Linux) so the next reading covers one phase only.
 
     Returns False where that is not possible; :func:`peak_rss_mb` then reports the peak of the
     whole process so far.
     """
+    _PROCESS_PEAK[0] = max(_PROCESS_PEAK[0], peak_rss_mb())
     try:
         _CLEAR_REFS.write_text("5")
         return True
     except OSError:
         return False
+
+
+def process_peak_rss_mb() -> float:
+    """Peak resident memory of the whole process in MiB, across every reset."""
+    return max(_PROCESS_PEAK[0], peak_rss_mb())
 
 
 def peak_rss_mb() -> float:

@@ -47,6 +47,7 @@ from bench.common import (
     net_changes,
     peak_rss_mb,
     print_table,
+    process_peak_rss_mb,
     remove_sqlite,
     reset_peak_rss,
     say,
@@ -535,13 +536,7 @@ def report(results: list[Result]) -> None:
             )
         for note in r.notes:
             print(f"note ({r.engine}): {note}")
-    print(f"peak RSS of the whole process: {_process_peak_mb():,.0f} MiB")
-
-
-def _process_peak_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the whole process: {process_peak_rss_mb():,.0f} MiB")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -19,13 +19,13 @@ def to_frame(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> pl.DataFr
     """Rows from a driver as a frame; a column polars cannot type (mixed values) stays Object."""
     try:
         return pl.DataFrame(rows, schema=list(columns), orient="row", infer_schema_length=None)
-    except (TypeError, pl.exceptions.PolarsError):
+    except (TypeError, pl.exceptions.PolarsError, pl.exceptions.PanicException):
         data = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
         series = []
         for name, values in zip(columns, data, strict=True):
             try:
                 series.append(pl.Series(name, list(values)))
-            except (TypeError, pl.exceptions.PolarsError):
+            except (TypeError, pl.exceptions.PolarsError, pl.exceptions.PanicException):
                 series.append(pl.Series(name, list(values), dtype=pl.Object))
         return pl.DataFrame(series)
 

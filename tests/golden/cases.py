@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bluegreen.dialects.base import Dialect
 from bluegreen.schema import Column, ForeignKey, Schema, Table, TableName
@@ -152,9 +153,14 @@ def sqlite_extras(d: Dialect, tables: list[Table]) -> dict[str, list[str]]:
     return cases
 
 
+# A database name with every character T-SQL's ]] quoting and a file name have to survive.
+ODD_DB = 'bg]green "db" ÿ'
+
+
 def mssql_extras(d: Dialect, tables: list[Table]) -> dict[str, list[str]]:
-    """Native Change Tracking: per-table enable/disable, the CHANGETABLE read and count, and
-    the cutover's freeze / unfreeze."""
+    """Native Change Tracking: per-table enable/disable, the CHANGETABLE read and count, the
+    cutover's freeze / unfreeze, and the release flows' copies and drops (the statements that
+    name a database where T-SQL takes no variable; the rest are in sql/mssql/copy.sql)."""
     cases: dict[str, list[str]] = {}
     for t in tables:
         n = t.name.name
@@ -164,6 +170,13 @@ def mssql_extras(d: Dialect, tables: list[Table]) -> dict[str, list[str]]:
         cases[f"{n}.count_changes"] = [d.count_changes_sql(t)]
     cases["cutover.freeze"] = [d.freeze_sql()]
     cases["cutover.unfreeze"] = [d.unfreeze_sql()]
+    m: Any = d  # the release builders below are SQL Server's own
+    cases["release.restore"] = m.restore_statements("bg_green", 2, False, False)
+    cases["release.restore_replace"] = m.restore_statements(ODD_DB, 3, True, True)
+    cases["release.copy_of"] = [m.copy_of_sql("bg_green", "bg_blue")]
+    cases["release.copy_of_other_server"] = [m.copy_of_sql(ODD_DB, "bg]blue", "blue-server")]
+    cases["release.drop_database"] = m.drop_statements(ODD_DB, single_user=True)
+    cases["release.drop_database_azure"] = m.drop_statements("bg_green", single_user=False)
     return cases
 
 

@@ -8,7 +8,10 @@ owns a change log.
 
 No SQL Server runs where bluegreen is developed: the static SQL lives in ``sql/mssql/*.sql``,
 every generated statement is pinned by golden files and parse-checked with sqlfluff (tsql),
-and tests/integration/test_mssql_live.py runs it for real when BLUEGREEN_TEST_MSSQL_URL is set.
+and tests/integration/test_mssql_live.py (sync) and test_mssql_release_live.py (copies, drops,
+scripts, the rolling upgrade) run it for real when BLUEGREEN_TEST_MSSQL_URL is set. The release
+methods' rules live in :mod:`~bluegreen.dialects.mssql_copy` (whole-database copies) and
+:mod:`~bluegreen.dialects.mssql_script` (``GO`` batches).
 
 ``pyodbc`` is imported inside functions only: importing it needs the unixODBC library, and a
 machine that only ever syncs SQLite or PostgreSQL should not need either. Connection strings,
@@ -25,6 +28,7 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import SecretStr
 
+from bluegreen.dialects import mssql_copy
 from bluegreen.dialects.base import PRESENT, ChangeBatch, Dialect, TableValidity
 from bluegreen.dialects.mssql_odbc import (
     DEFAULT_DRIVER,
@@ -40,6 +44,7 @@ from bluegreen.dialects.mssql_odbc import (
     scrub,
     secrets_of,
 )
+from bluegreen.dialects.mssql_script import split_batches
 from bluegreen.errors import (
     ApplyError,
     BlueGreenError,
@@ -62,6 +67,27 @@ AZURE_TRANSIENT = frozenset({40197, 40501, 40613, 49918, 49919, 49920, 4060})
 INTEGRITY_STATE = "23000"
 LOGIN_FAILED = 18456
 SNAPSHOT_NOT_ALLOWED = 3952
+
+# Errors of whole-database copies and drops, and what to do about each (the server's own text
+# says what failed; these say which bluegreen setting or permission cures it).
+COPY_FIXES: dict[int, str] = {
+    3201: "the server's service account cannot open that backup file: set bluegreen_backup_dir "
+    "in the URL to a folder it can write (and the target server can read)",
+    5133: "the target server cannot use that folder: set bluegreen_data_dir / bluegreen_log_dir "
+    "in the target URL to folders its service account can write",
+    3156: "the target server cannot create the copy's files there: set bluegreen_data_dir / "
+    "bluegreen_log_dir in the target URL to folders its service account can write",
+    1834: "a file of that name belongs to another database: drop that database, or set "
+    "bluegreen_data_dir to another folder",
+    3154: "the database exists and holds another database's backup: pass replace=True",
+    1801: "the database exists already: drop it, or pass replace=True",
+    3101: "other sessions still use the database (one took it back after ROLLBACK IMMEDIATE): "
+    "stop the application's sessions to it and run the step again",
+    3702: "other sessions still use the database: stop them and run the step again",
+    262: "the login may not create databases: grant it dbcreator (SQL Server) or the dbmanager "
+    "role in master (Azure SQL), and BACKUP DATABASE on the source (db_backupoperator)",
+    3021: "BACKUP / RESTORE ran inside a transaction: this is a bluegreen bug, please report it",
+}
 
 _COLLATION = re.compile(r"^[A-Za-z0-9_]+$")
 _SQL_DATETIMEOFFSET = -155  # ODBC type code pyodbc has no built-in converter for
@@ -292,6 +318,9 @@ class MSSQLDialect(Dialect):
             )
         if state == INTEGRITY_STATE:
             return ApplyError(f"{where}: {text}")
+        fix = next((COPY_FIXES[n] for n in natives if n in COPY_FIXES), None)
+        if fix is not None:
+            return TerminalError(f"{where}: {text}", fix=fix)
         if SNAPSHOT_NOT_ALLOWED in natives:
             return TerminalError(
                 f"{where}: snapshot isolation is not allowed on the database: {text}",
@@ -302,18 +331,39 @@ class MSSQLDialect(Dialect):
         return TerminalError(f"{where}: {text}")
 
     # ---- running statements -------------------------------------------------------------------
-    def execute(self, sql: str, params: Sequence[Any] = (), doing: str = "a statement") -> int:
+    @staticmethod
+    def _send(cur: Any, sql: str, params: Sequence[Any]) -> None:
         # Without parameters pyodbc sends the statement as it is (SQLExecDirect). With any,
         # the driver wraps it in sp_executesql, and a #temp table created in there would vanish
         # when that call ends: stage DDL must go this parameterless way.
+        if params:
+            cur.execute(sql, tuple(params))
+        else:
+            cur.execute(sql)
+
+    def execute(self, sql: str, params: Sequence[Any] = (), doing: str = "a statement") -> int:
         with self.errors(doing):
             cur = self.conn.cursor()
             try:
-                if params:
-                    cur.execute(sql, tuple(params))
-                else:
-                    cur.execute(sql)
+                self._send(cur, sql, params)
                 return cur.rowcount
+            finally:
+                cur.close()
+
+    def run_to_end(self, sql: str, params: Sequence[Any] = (), doing: str = "a batch") -> list[str]:
+        """Run a batch and read every result set and message it sends; return the messages.
+
+        pyodbc raises an error of a later statement in a batch only when its result is reached
+        (``nextset``), and BACKUP / RESTORE stop half-way when their cursor is closed before
+        their progress messages are read (pyodbc issues #471, #795): executing is not enough."""
+        with self.errors(doing):
+            cur = self.conn.cursor()
+            try:
+                self._send(cur, sql, params)
+                messages = [str(m[-1]) for m in getattr(cur, "messages", None) or []]
+                while cur.nextset():
+                    messages += [str(m[-1]) for m in getattr(cur, "messages", None) or []]
+                return messages
             finally:
                 cur.close()
 
@@ -574,6 +624,79 @@ class MSSQLDialect(Dialect):
         rows = self.query(self.sql("freeze", "is_read_only"), doing="read the database state")
         return str(rows[0][0]).upper() == "READ_ONLY"
 
+    # ---- release: copies, drops, scripts (bluegreen.release) -----------------------------------
+    copy_keeps_watermark: ClassVar[bool] = False
+    """A restored backup or an Azure SQL copy does hold blue's change tracking, but bluegreen
+    does not read its position inside the copy: the baseline is captured on blue before the
+    copy and the overlap replayed, as on PostgreSQL (safe whatever the copy's end point)."""
+    copy_blocks_source: ClassVar[bool] = False
+    """BACKUP ... WITH COPY_ONLY and CREATE DATABASE ... AS COPY OF read the source online:
+    its sessions go on reading and writing while it is copied."""
+    copy_poll_seconds: ClassVar[float] = 5.0
+    """Seconds between two reads of an Azure SQL copy's progress (the copy runs on after
+    CREATE DATABASE ... AS COPY OF returns)."""
+
+    def copy_database(self, target: SecretStr, *, replace: bool = False) -> None:
+        """BACKUP/RESTORE on SQL Server, CREATE DATABASE ... AS COPY OF on Azure SQL Database
+        (the ``bluegreen_copy`` URL setting; details in :mod:`bluegreen.dialects.mssql_copy`).
+        Runs on master connections of its own: this connection stays open and usable."""
+        mssql_copy.copy_database(self, target, replace)
+
+    @classmethod
+    def drop_database(cls, url: SecretStr) -> None:
+        """From master: SINGLE_USER WITH ROLLBACK IMMEDIATE (not on Azure SQL), then DROP."""
+        mssql_copy.drop_database(cls, url)
+
+    @classmethod
+    def database_exists(cls, url: SecretStr) -> bool:
+        """Looked up in sys.databases from master (the database itself is never opened)."""
+        return mssql_copy.database_exists(cls, url)
+
+    def run_script(self, text: str, doing: str = "run a script") -> None:
+        """Run a sqlcmd-style script: cut into batches on ``GO`` lines (``GO n`` repeats one;
+        see :mod:`bluegreen.dialects.mssql_script`), each sent as it is, in order, with
+        autocommit on as sqlcmd does (a script that wants one transaction opens it itself).
+        The first failing batch stops the script and is named by its first line."""
+        batches = split_batches(text)
+        with self.autocommit(doing):
+            for number, batch in enumerate(batches, start=1):
+                for run in range(1, batch.count + 1):
+                    again = f", run {run} of {batch.count}" if batch.count > 1 else ""
+                    where = f"batch {number} of {len(batches)} (line {batch.line}{again})"
+                    self.run_to_end(batch.text, doing=f"{doing}: {where}")
+
+    # Statements with a database name where T-SQL takes no variable: built here, name quoted.
+    def single_user_sql(self, database: str) -> str:
+        """End every other session of ``database`` (their transactions roll back) and keep
+        new ones out, so RESTORE ... REPLACE or DROP DATABASE gets it to itself."""
+        return f"ALTER DATABASE {self.quote(database)} SET SINGLE_USER WITH ROLLBACK IMMEDIATE"
+
+    def drop_statements(self, database: str, *, single_user: bool) -> list[str]:
+        drop = f"DROP DATABASE {self.quote(database)}"
+        return [self.single_user_sql(database), drop] if single_user else [drop]
+
+    def copy_of_sql(self, target: str, source: str, source_server: str | None = None) -> str:
+        """Azure SQL: start an asynchronous copy of ``source`` (on ``source_server`` when it
+        is another logical server) as the new database ``target``."""
+        src = self.quote(source)
+        if source_server:
+            src = f"{self.quote(source_server)}.{src}"
+        return f"CREATE DATABASE {self.quote(target)} AS COPY OF {src}"
+
+    def restore_sql(self, moves: int, *, replace: bool) -> str:
+        """RESTORE of a full backup as a new database, every logical file moved to a new path.
+        Parameters: database, backup file, then (logical name, path) per file."""
+        options = ["MOVE ? TO ?"] * moves + (["REPLACE"] if replace else []) + ["RECOVERY"]
+        return f"RESTORE DATABASE ? FROM DISK = ? WITH {', '.join(options)}"
+
+    def restore_statements(
+        self, database: str, moves: int, replace: bool, single_user: bool
+    ) -> list[str]:
+        """The restore batch; ``single_user``: first end the sessions of the ONLINE database
+        it replaces (in the same batch, so no session slips in between)."""
+        restore = self.restore_sql(moves, replace=replace)
+        return [self.single_user_sql(database), restore] if single_user else [restore]
+
     # ---- green: stages ------------------------------------------------------------------------
     def stage_type(self, column: Column) -> str:
         """The column's type, nullable (a deleted key's other columns are NULL). String columns
@@ -609,54 +732,9 @@ class MSSQLDialect(Dialect):
                 cur.close()
         return len(rows)
 
-    # ---- green: apply (narrow T-SQL overrides of the general builder) -------------------------
-    def mark_new_sql(self, table: Table, stage: str, key: Sequence[str]) -> str:
-        # T-SQL cannot alias the UPDATE target (UPDATE t AS s): it updates an alias defined in
-        # its FROM clause instead.
-        target = self.qualify(table.name)
-        p = self.quote(PRESENT)
-        return (
-            f"UPDATE s SET {p} = 2 FROM {stage} AS s WHERE s.{p} = 1 AND NOT EXISTS "
-            f"(SELECT 1 FROM {target} AS g WHERE {self._key_match(key, 'g', 's')})"
-        )
-
-    def update_sql(
-        self,
-        table: Table,
-        stage: str,
-        columns: Sequence[str],
-        key: Sequence[str],
-        include_new: bool = False,
-    ) -> str:
-        # T-SQL: UPDATE g SET ... FROM [s].[t] AS g INNER JOIN #stage AS s ON ... (no
-        # "UPDATE t AS g"); the SET list names target columns bare.
-        target = self.qualify(table.name)
-        sets = ", ".join(f"{self.quote(c)} = s.{self.quote(c)}" for c in columns)
-        flag = "IN (1, 2)" if include_new else "= 1"
-        return (
-            f"UPDATE g SET {sets} FROM {target} AS g INNER JOIN {stage} AS s "
-            f"ON {self._key_match(key, 'g', 's')} WHERE s.{self.quote(PRESENT)} {flag}"
-        )
-
-    def delete_sql(self, table: Table, stage: str, key: Sequence[str]) -> str:
-        # T-SQL: DELETE g FROM [s].[t] AS g ... (no "DELETE FROM t AS g").
-        target = self.qualify(table.name)
-        return (
-            f"DELETE g FROM {target} AS g WHERE EXISTS (SELECT 1 FROM {stage} AS s "
-            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0)"
-        )
-
-    def unlink_sql(
-        self, table: Table, stage: str, columns: Sequence[str], key: Sequence[str]
-    ) -> str:
-        # Same UPDATE ... FROM ... JOIN form as update_sql.
-        target = self.qualify(table.name)
-        sets = ", ".join(f"{self.quote(c)} = NULL" for c in columns)
-        return (
-            f"UPDATE g SET {sets} FROM {target} AS g INNER JOIN {stage} AS s "
-            f"ON {self._key_match(key, 'g', 's')} WHERE s.{self.quote(PRESENT)} = 0"
-        )
-
+    # ---- green: apply --------------------------------------------------------------------------
+    # mark_new / update / delete / unlink are the general builder's: update_from_alias and
+    # delete_alias (False) make it write T-SQL's UPDATE g ... FROM t AS g and DELETE g FROM t AS g.
     def lock_row_sql(self, columns: Sequence[str], table: str, where: str) -> str:
         # T-SQL has no SELECT ... FOR UPDATE: UPDLOCK takes an update lock a second sync's
         # identical read must wait for, HOLDLOCK keeps it (and the key range) until commit.

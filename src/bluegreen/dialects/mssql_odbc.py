@@ -124,8 +124,11 @@ class MSSQLUrl:
         self.port = int(port) if port else None
         self.driver = DEFAULT_DRIVER
         self.options: list[tuple[str, str]] = []
+        self.bluegreen: list[tuple[str, str]] = []  # bluegreen_* settings, never sent to ODBC
         for key, value in parse_qsl(query, keep_blank_values=True):
-            if key.lower() == "driver":
+            if key.lower().startswith(SETTING_PREFIX):
+                self.bluegreen.append((key, value))
+            elif key.lower() == "driver":
                 self.driver = value.strip("{}")
             elif key.lower() in {"server", "database", "uid", "pwd", "user", "password"}:
                 raise ConfigError(
@@ -162,13 +165,99 @@ def odbc_connection_string(url: str) -> str:
     ``mssql://u:p@db.example.com:1433/sales?driver=ODBC+Driver+18+for+SQL+Server&Encrypt=yes``
     becomes ``DRIVER={ODBC Driver 18 for SQL Server};SERVER=db.example.com,1433;
     DATABASE=sales;UID=u;PWD={p};Encrypt=yes``. The driver defaults to ODBC Driver 18.
+    bluegreen's own ``bluegreen_*`` settings (see :data:`SETTINGS`) are left out of it.
     """
     text = url.strip()
     if text.lower().startswith("odbc://"):
-        return text[len("odbc://") :]
+        text = text[len("odbc://") :]
     if looks_like_odbc(text):
-        return text
+        pairs = parse_odbc(text)
+        if not any(_is_setting(k) for k, _ in pairs):
+            return text
+        return join_odbc([(k, v) for k, v in pairs if not _is_setting(k)])
     return MSSQLUrl(text).odbc()
+
+
+def join_odbc(pairs: Sequence[tuple[str, str]]) -> str:
+    """An ODBC connection string from ``(key, value)`` pairs (DRIVER and PWD always braced)."""
+    return ";".join(
+        f"{k}={odbc_value(v, always_brace=k.upper() in {'DRIVER', 'PWD'})}" for k, v in pairs
+    )
+
+
+# ---- bluegreen's settings in the URL ----------------------------------------------------------
+# Settings that belong to one database (where a copy of it is written and read) travel with its
+# URL, as ``?bluegreen_backup_dir=...`` in an mssql:// URL or ``bluegreen_backup_dir=...;`` in a
+# raw ODBC string. They never reach the ODBC driver.
+SETTING_PREFIX = "bluegreen_"
+SETTINGS: dict[str, str] = {
+    "copy": "how copy_database copies: auto (default: CREATE DATABASE ... AS COPY OF on Azure "
+    "SQL Database, BACKUP/RESTORE elsewhere), backup, or copy_of",
+    "backup_dir": "folder of the COPY_ONLY backup file (default: the source server's "
+    "InstanceDefaultBackupPath, else its InstanceDefaultDataPath); a folder both servers reach "
+    "when the copy goes to another server",
+    "data_dir": "folder of the restored copy's data files (default: the target server's "
+    "InstanceDefaultDataPath)",
+    "log_dir": "folder of the restored copy's log files (default: the target server's "
+    "InstanceDefaultLogPath, else the data folder)",
+    "copy_timeout": "seconds to wait for an Azure SQL copy to come ONLINE (default 3600)",
+}
+
+
+def _is_setting(key: str) -> bool:
+    return key.strip().lower().startswith(SETTING_PREFIX)
+
+
+def settings_of(url: str) -> dict[str, str]:
+    """The ``bluegreen_*`` settings of an mssql URL or ODBC string, by short name
+    (``{"backup_dir": "/var/opt/mssql/backup"}``). An unknown name is a ConfigError: a typo
+    would otherwise silently fall back to the server's default."""
+    text = url.strip()
+    if text.lower().startswith("odbc://"):
+        text = text[len("odbc://") :]
+    if looks_like_odbc(text):
+        pairs = [(k.strip(), v) for k, v in parse_odbc(text) if _is_setting(k)]
+    else:
+        pairs = MSSQLUrl(text).bluegreen
+    found: dict[str, str] = {}
+    for key, value in pairs:
+        name = key.lower()[len(SETTING_PREFIX) :]
+        if name not in SETTINGS:
+            raise ConfigError(
+                f"unknown bluegreen setting {key!r} in the connection string of "
+                f"{describe_url(url)}",
+                fix="use one of: " + ", ".join(SETTING_PREFIX + n for n in SETTINGS),
+            )
+        found[name] = value
+    return found
+
+
+def database_of(url: str) -> str | None:
+    """The database ``url`` names (None when it names none: the login's default database)."""
+    text = url.strip()
+    if text.lower().startswith("odbc://"):
+        text = text[len("odbc://") :]
+    if looks_like_odbc(text):
+        names = [v for k, v in parse_odbc(text) if k.strip().upper() == "DATABASE"]
+        return names[-1] if names and names[-1] else None
+    return MSSQLUrl(text).database
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` as a raw ODBC string that opens ``database`` instead (its bluegreen settings
+    kept: they are read from it again, and left out when it connects)."""
+    text = url.strip()
+    if text.lower().startswith("odbc://"):
+        text = text[len("odbc://") :]
+    if looks_like_odbc(text):
+        pairs = parse_odbc(text)
+    else:
+        parsed = MSSQLUrl(text)
+        pairs = [*parse_odbc(parsed.odbc()), *parsed.bluegreen]
+    kept = [(k, v) for k, v in pairs if k.strip().upper() != "DATABASE"]
+    at = next((i + 1 for i, (k, _) in enumerate(kept) if k.strip().upper() == "SERVER"), 0)
+    kept.insert(at, ("DATABASE", database))
+    return join_odbc(kept)
 
 
 def describe_url(url: str) -> str:

@@ -1,0 +1,1 @@
+CREATE DATABASE [bg_green] AS COPY OF [bg_blue];

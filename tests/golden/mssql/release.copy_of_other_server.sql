@@ -1,0 +1,1 @@
+CREATE DATABASE [bg]]green "db" ÿ] AS COPY OF [blue-server].[bg]]blue];

@@ -1,0 +1,2 @@
+ALTER DATABASE [bg]]green "db" ÿ] SET SINGLE_USER WITH ROLLBACK IMMEDIATE;
+DROP DATABASE [bg]]green "db" ÿ];

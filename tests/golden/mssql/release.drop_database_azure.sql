@@ -1,0 +1,1 @@
+DROP DATABASE [bg_green];

@@ -23,10 +23,12 @@ from prefect import flow, get_run_logger, task
 
 from blocks.switch import load_switch
 from bluegreen import release as engine
-from bluegreen.release import CutoverReceipt, ReleaseFailed
+from bluegreen.release import CutoverReceipt
 from bluegreen.release.switch import TrafficSwitch
+from flows.sync_hold import may_resume
 from tasks.logs import engine_logs
-from tasks.release import DB_TASK, PairContext, PhaseLog, load_context, log_receipt, publish_receipt
+from tasks.operation import reported
+from tasks.release import DB_TASK, PairContext, PhaseLog, load_context
 from tasks.retry import retry_if_transient
 from tasks.schedule import SchedulePause, restore_sync_schedule
 
@@ -41,15 +43,10 @@ def run_cutover(
 ) -> CutoverReceipt:
     """The engine's cutover; the freeze's ``before`` hook pauses the sync schedule."""
     hooks = PhaseLog("cutover", before={"freeze": schedule.pause}).hooks()
-    try:
-        receipt = engine.cutover(ctx.release, switch, hooks=hooks, dry_run=dry_run, **options)
-    except ReleaseFailed as failed:
-        log_receipt(failed.receipt)
-        publish_receipt(ctx.name, failed.receipt)
-        raise
-    log_receipt(receipt)
-    publish_receipt(ctx.name, receipt)
-    return receipt
+    return reported(
+        ctx.name,
+        lambda: engine.cutover(ctx.release, switch, hooks=hooks, dry_run=dry_run, **options),
+    )
 
 
 @flow(name="bluegreen-cutover", flow_run_name="cutover-{pair}", persist_result=False)
@@ -101,14 +98,7 @@ def cutover(
         try:
             receipt = task_run(ctx, traffic, schedule, options, dry_run)
         except BaseException as exc:
-            failed = getattr(exc, "receipt", None)
-            if getattr(failed, "blue_unfrozen", None) is False:
-                logger.error(
-                    "%s was left frozen (routing could not be confirmed): the sync stays "
-                    "paused; see the receipt's warnings",
-                    ctx.production,
-                )
-            elif schedule.paused:
+            if may_resume(exc, ctx.production, "frozen") and schedule.paused:
                 restore_sync_schedule(schedule)
                 logger.info("%s keeps production; syncing resumes", ctx.production)
             raise

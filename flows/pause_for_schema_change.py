@@ -50,6 +50,7 @@ from bluegreen.errors import ConfigError
 from bluegreen.release import SchemaChangeReport, SchemaPause
 from flows.sync import sync_green
 from tasks.logs import engine_logs
+from tasks.operation import CHECK_TASK
 from tasks.release import (
     DB_TASK,
     PairContext,
@@ -83,13 +84,7 @@ class SchemaChangeInput(RunInput):
     )
 
 
-@task(
-    name="record-schema",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_if_transient,
-    **DB_TASK,
-)
+@task(name="record-schema", **CHECK_TASK)
 def record_schema(ctx: PairContext) -> SchemaPause:
     """Record green's schema: what the diff after the change starts from."""
     paused = engine.pause_for_schema_change(ctx.release)
@@ -120,13 +115,7 @@ def run_migration(ctx: PairContext, path: str) -> str:
     return f"migration script {script}"
 
 
-@task(
-    name="check-schema-change",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_if_transient,
-    **DB_TASK,
-)
+@task(name="check-schema-change", **CHECK_TASK)
 def check_schema(ctx: PairContext, changed: str) -> SchemaChangeReport:
     """Diff green against the recorded schema, re-check the mapping, publish both."""
     logger = get_run_logger()

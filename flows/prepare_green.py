@@ -28,43 +28,21 @@ from prefect import flow, get_run_logger, task
 from blocks.switch import PrefectVariableSwitch, load_switch
 from bluegreen import release as engine
 from bluegreen.errors import BlueGreenError
-from bluegreen.release import BlueCheck, GateFailed, PrepareReceipt, ReleaseFailed
+from bluegreen.release import BlueCheck, GateFailed, PrepareReceipt
 from bluegreen.release.switch import TrafficSwitch
+from flows.sync_hold import rebuilding
 from tasks.logs import engine_logs
-from tasks.release import (
-    DB_TASK,
-    LoadProgressArtifact,
-    PairContext,
-    PhaseAction,
-    PhaseLog,
-    load_context,
-    log_receipt,
-    publish_findings,
-    publish_receipt,
-    release_key,
-)
+from tasks.operation import CHECK_TASK, load_phases, reported
+from tasks.release import DB_TASK, PairContext, load_context, publish_findings, release_key
 from tasks.retry import retry_if_transient
-from tasks.schedule import (
-    SchedulePause,
-    pause_sync_schedule,
-    restore_sync_schedule,
-    resume_sync_schedule,
-    sync_excluded,
-    wait_for_sync_idle,
-)
+from tasks.schedule import resume_sync_schedule
 
 Method = Literal["copy", "load"]
 UNTOUCHED = frozenset({"check", "guard"})
 """Phases whose failure leaves green as it was (the schedule is then resumed again)."""
 
 
-@task(
-    name="check-blue",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_if_transient,
-    **DB_TASK,
-)
+@task(name="check-blue", **CHECK_TASK)
 def check_blue(ctx: PairContext, enable: bool) -> BlueCheck:
     """Tracking and primary keys on production; the findings become an artifact."""
     logger = get_run_logger()
@@ -111,13 +89,7 @@ def check_not_routed_to(switch: TrafficSwitch, side: str, *, remedy: str) -> str
     return active
 
 
-@task(
-    name="check-routing",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_if_transient,
-    **DB_TASK,
-)
+@task(name="check-routing", **CHECK_TASK)
 def check_routing(ctx: PairContext, switch: TrafficSwitch, initialise: bool) -> str | None:
     """Traffic must not go to the side being prepared; the default switch starts on production."""
     logger = get_run_logger()
@@ -161,37 +133,28 @@ def run_prepare(
     dry_run: bool,
 ) -> PrepareReceipt:
     """The engine's prepare, phase by phase in the log; the receipt as artifacts."""
-    progress: LoadProgressArtifact | None = None
-    after: dict[str, PhaseAction] = {}
-    if not dry_run:
-        tables = _source_tables(ctx) if method == "load" else None
-        bar = LoadProgressArtifact(
-            release_key("prepare-green", ctx.name, "progress"),
-            f"{method} of {ctx.release.describe()}",
-            tables,
-        )
-        after["create"] = lambda: bar.finish(f"{method} done")
-        progress = bar
-    try:
-        receipt = engine.prepare_green(
+    progress, hooks = load_phases(
+        ctx.name,
+        "prepare-green",
+        f"{method} of {ctx.release.describe()}",
+        method,
+        dry_run=dry_run,
+        tables=lambda: _source_tables(ctx) if method == "load" else None,
+    )
+    return reported(
+        ctx.name,
+        lambda: engine.prepare_green(
             ctx.release,
             method=method,
             replace=replace,
             clear=clear,
             enable_tracking=enable_tracking,
             on_progress=progress,
-            hooks=PhaseLog("prepare-green", after=after).hooks(),
+            hooks=hooks,
             dry_run=dry_run,
-        )
-    except ReleaseFailed as failed:
-        log_receipt(failed.receipt)
-        publish_receipt(ctx.name, failed.receipt)
-        raise
-    log_receipt(receipt)
-    if dry_run and receipt.extra.get("plan"):
-        get_run_logger().info("dry run; the plan:\n%s", receipt.extra["plan"])
-    publish_receipt(ctx.name, receipt)
-    return receipt
+        ),
+        show_plan=dry_run,
+    )
 
 
 @flow(name="bluegreen-prepare-green", flow_run_name="prepare-green-{pair}", persist_result=False)
@@ -235,29 +198,17 @@ def prepare_green(
         check_routing(ctx, traffic, initialise=not dry_run)
         if dry_run:
             return run_prepare(ctx, method, replace, clear, False, True).as_dict()
-        schedule = SchedulePause(pair)
-        pause_sync_schedule(schedule)
-        touched = False
-        try:
-            wait_for_sync_idle(pair, timeout=wait_for_sync_seconds)
-            with sync_excluded(
-                ctx.release.green_url, ctx.release.stream, timeout=wait_for_sync_seconds
-            ):
-                touched = True
-                receipt = run_prepare.with_options(
-                    retries=retries, retry_delay_seconds=retry_delay_seconds
-                )(ctx, method, replace, clear, enable_tracking, False)
-        except BaseException as exc:
-            failed = getattr(exc, "receipt", None)
-            if not touched or (failed is not None and failed.failed_phase in UNTOUCHED):
-                restore_sync_schedule(schedule)
-            else:
-                logger.error(
-                    "green of pair %r may be half-built: its sync stays paused; fix the cause "
-                    "and run prepare-green again",
-                    pair,
-                )
-            raise
+        with rebuilding(
+            pair,
+            ctx.release,
+            timeout=wait_for_sync_seconds,
+            untouched=UNTOUCHED,
+            half_built=f"green of pair {pair!r} may be half-built: its sync stays paused; fix "
+            "the cause and run prepare-green again",
+        ):
+            receipt = run_prepare.with_options(
+                retries=retries, retry_delay_seconds=retry_delay_seconds
+            )(ctx, method, replace, clear, enable_tracking, False)
         resume_sync_schedule(pair)
         logger.info(
             "green is ready at baseline %s and syncing from %s",

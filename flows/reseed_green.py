@@ -27,31 +27,14 @@ from prefect import flow, get_run_logger, task
 from blocks.pair import BlueGreenPair, Side
 from blocks.switch import load_switch
 from bluegreen import release as engine
-from bluegreen.release import ReleaseFailed, ReleasePair, ReseedReceipt
+from bluegreen.release import ReleasePair, ReseedReceipt
 from bluegreen.release.switch import TrafficSwitch
+from flows.sync_hold import rebuilding
 from tasks.logs import engine_logs
-from tasks.release import (
-    DB_TASK,
-    LoadProgressArtifact,
-    PairContext,
-    PhaseAction,
-    PhaseLog,
-    load_context,
-    log_receipt,
-    other_side,
-    publish_receipt,
-    release_key,
-)
+from tasks.operation import load_phases, reported
+from tasks.release import DB_TASK, PairContext, load_context, other_side
 from tasks.retry import retry_if_transient
-from tasks.schedule import (
-    API_TASK,
-    SchedulePause,
-    pause_sync_schedule,
-    restore_sync_schedule,
-    resume_sync_schedule,
-    sync_excluded,
-    wait_for_sync_idle,
-)
+from tasks.schedule import API_TASK, resume_sync_schedule
 
 Method = Literal["copy", "load"]
 UNTOUCHED = frozenset({"guard", "check"})
@@ -67,35 +50,27 @@ def run_reseed(
     dry_run: bool,
 ) -> ReseedReceipt:
     """The engine's re-seed, phase by phase in the log; the receipt as artifacts."""
-    progress: LoadProgressArtifact | None = None
-    after: dict[str, PhaseAction] = {}
-    if not dry_run:
-        bar = LoadProgressArtifact(
-            release_key("reseed-green", ctx.name, "progress"),
-            f"re-seed ({method}) of pair {ctx.name}",
-        )
-        after["create"] = lambda: bar.finish(f"{method} done")
-        progress = bar
-    try:
-        receipt = engine.reseed_green(
+    progress, hooks = load_phases(
+        ctx.name,
+        "reseed-green",
+        f"re-seed ({method}) of pair {ctx.name}",
+        method,
+        dry_run=dry_run,
+    )
+    return reported(
+        ctx.name,
+        lambda: engine.reseed_green(
             ctx.release,
             swap=swap,
             method=method,
             switch=switch,
             clear=clear,
             on_progress=progress,
-            hooks=PhaseLog("reseed-green", after=after).hooks(),
+            hooks=hooks,
             dry_run=dry_run,
-        )
-    except ReleaseFailed as failed:
-        log_receipt(failed.receipt)
-        publish_receipt(ctx.name, failed.receipt)
-        raise
-    log_receipt(receipt)
-    if dry_run and receipt.extra.get("plan"):
-        get_run_logger().info("dry run; the plan:\n%s", receipt.extra["plan"])
-    publish_receipt(ctx.name, receipt)
-    return receipt
+        ),
+        show_plan=dry_run,
+    )
 
 
 @task(name="swap-production", retries=3, retry_delay_seconds=5, **API_TASK)
@@ -165,28 +140,17 @@ def reseed_green(
         )
         if dry_run:
             return run_reseed(ctx, traffic, swap, method, clear, True).as_dict()
-        schedule = SchedulePause(pair)
-        pause_sync_schedule(schedule)
-        touched = False
-        try:
-            wait_for_sync_idle(pair, timeout=wait_for_sync_seconds)
-            with sync_excluded(new_pair.green_url, new_pair.stream, timeout=wait_for_sync_seconds):
-                touched = True
-                receipt = run_reseed.with_options(
-                    retries=retries, retry_delay_seconds=retry_delay_seconds
-                )(ctx, traffic, swap, method, clear, False)
-        except BaseException as exc:
-            failed = getattr(exc, "receipt", None)
-            if not touched or (failed is not None and failed.failed_phase in UNTOUCHED):
-                restore_sync_schedule(schedule)
-            else:
-                logger.error(
-                    "%s may be half-built: the sync of pair %r stays paused; fix the cause and "
-                    "run reseed-green again",
-                    new_pair.green_label,
-                    pair,
-                )
-            raise
+        with rebuilding(
+            pair,
+            new_pair,
+            timeout=wait_for_sync_seconds,
+            untouched=UNTOUCHED,
+            half_built=f"{new_pair.green_label} may be half-built: the sync of pair {pair!r} "
+            "stays paused; fix the cause and run reseed-green again",
+        ):
+            receipt = run_reseed.with_options(
+                retries=retries, retry_delay_seconds=retry_delay_seconds
+            )(ctx, traffic, swap, method, clear, False)
         if swap:
             swap_production(pair, other_side(ctx.production))  # new_pair's production
         resume_sync_schedule(pair)

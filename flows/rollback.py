@@ -20,10 +20,11 @@ from prefect import flow, get_run_logger, task
 
 from blocks.switch import load_switch
 from bluegreen import release as engine
-from bluegreen.release import ReleaseFailed, RollbackReceipt
+from bluegreen.release import RollbackReceipt
 from bluegreen.release.switch import TrafficSwitch
 from tasks.logs import engine_logs
-from tasks.release import DB_TASK, PairContext, PhaseLog, load_context, log_receipt, publish_receipt
+from tasks.operation import reported
+from tasks.release import DB_TASK, PairContext, PhaseLog, load_context
 from tasks.retry import retry_if_transient
 from tasks.schedule import resume_sync_schedule
 
@@ -31,19 +32,13 @@ from tasks.schedule import resume_sync_schedule
 @task(name="rollback", retry_condition_fn=retry_if_transient, **DB_TASK)
 def run_rollback(ctx: PairContext, switch: TrafficSwitch, dry_run: bool) -> RollbackReceipt:
     """The engine's rollback, phase by phase in the log; the receipt as artifacts."""
-    try:
-        receipt = engine.rollback(
+    return reported(
+        ctx.name,
+        lambda: engine.rollback(
             ctx.release, switch, hooks=PhaseLog("rollback").hooks(), dry_run=dry_run
-        )
-    except ReleaseFailed as failed:
-        log_receipt(failed.receipt)
-        publish_receipt(ctx.name, failed.receipt)
-        raise
-    log_receipt(receipt)
-    if dry_run and receipt.extra.get("plan"):
-        get_run_logger().info("dry run; the plan:\n%s", receipt.extra["plan"])
-    publish_receipt(ctx.name, receipt)
-    return receipt
+        ),
+        show_plan=dry_run,
+    )
 
 
 @flow(name="bluegreen-rollback", flow_run_name="rollback-{pair}", persist_result=False)

@@ -29,10 +29,12 @@ from blocks.database import DatabaseConnection
 from blocks.switch import load_switch
 from bluegreen import release as engine
 from bluegreen.errors import ConfigError
-from bluegreen.release import ReleaseFailed, RollingReceipt
+from bluegreen.release import RollingReceipt
 from bluegreen.release.switch import TrafficSwitch
+from flows.sync_hold import may_resume
 from tasks.logs import engine_logs
-from tasks.release import DB_TASK, PairContext, PhaseLog, load_context, log_receipt, publish_receipt
+from tasks.operation import reported
+from tasks.release import DB_TASK, PairContext, PhaseLog, load_context
 from tasks.retry import retry_if_transient
 from tasks.schedule import SchedulePause, pause_sync_schedule, restore_sync_schedule
 
@@ -59,8 +61,9 @@ def run_rolling(
     dry_run: bool,
 ) -> RollingReceipt:
     """The engine's rolling upgrade, phase by phase in the log; the receipt as artifacts."""
-    try:
-        receipt = engine.rolling_upgrade(
+    return reported(
+        ctx.name,
+        lambda: engine.rolling_upgrade(
             ctx.release.blue_url,
             stage.url(),
             switch,
@@ -70,16 +73,9 @@ def run_rolling(
             replace_stage=replace_stage,
             hooks=PhaseLog("rolling-upgrade").hooks(),
             dry_run=dry_run,
-        )
-    except ReleaseFailed as failed:
-        log_receipt(failed.receipt)
-        publish_receipt(ctx.name, failed.receipt)
-        raise
-    log_receipt(receipt)
-    if dry_run and receipt.extra.get("plan"):
-        get_run_logger().info("dry run; the plan:\n%s", receipt.extra["plan"])
-    publish_receipt(ctx.name, receipt)
-    return receipt
+        ),
+        show_plan=dry_run,
+    )
 
 
 @flow(
@@ -128,14 +124,7 @@ def rolling_upgrade(
         try:
             receipt = run_rolling(*args, False)
         except BaseException as exc:
-            failed = getattr(exc, "receipt", None)
-            if getattr(failed, "blue_unfrozen", None) is False:
-                logger.error(
-                    "%s was left read-only (routing could not be confirmed): the sync stays "
-                    "paused; see the receipt's warnings",
-                    ctx.production,
-                )
-            else:
+            if may_resume(exc, ctx.production, "read-only"):
                 restore_sync_schedule(schedule)
             raise
         logger.info(

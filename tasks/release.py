@@ -160,16 +160,7 @@ def log_receipt(receipt: Receipt) -> None:
 # ---- artifacts ----------------------------------------------------------------------------------
 def receipt_summary(receipt: Receipt) -> str:
     """The receipt's markdown without its phase table (the artifact's table holds it)."""
-    lines = [f"### {receipt.operation} {receipt.id}: {receipt.outcome}", ""]
-    if receipt.reason:
-        where = f" in phase **{receipt.failed_phase}**" if receipt.failed_phase else ""
-        lines.append(f"**Stopped{where}:** {receipt.reason}")
-        if receipt.fix:
-            lines.append(f"**Fix:** {receipt.fix}")
-        lines.append("")
-    lines += [f"- {k}: {v}" for k, v in receipt.facts()]
-    lines += [f"- warning: {w}" for w in receipt.warnings]
-    return "\n".join(lines)
+    return receipt.summary_markdown("###")
 
 
 def phase_rows(receipt: Receipt) -> list[dict[str, Any]]:

@@ -154,6 +154,28 @@ def settings(ctx: typer.Context, **flags: object) -> Settings:
     return loaded
 
 
+def pair_settings(
+    ctx: typer.Context,
+    blue: str | None,
+    green: str | None,
+    table: list[str] | None,
+    stream: str | None,
+    mapping: Path | None,
+    **flags: object,
+) -> tuple[Settings, SecretStr, SecretStr]:
+    """The settings of a command that reads both sides, and both connection strings (required)."""
+    cfg = settings(
+        ctx,
+        blue_url=blue,
+        green_url=green,
+        tables=table,
+        stream=stream,
+        mapping=mapping,
+        **flags,
+    )
+    return (cfg, *cfg.require_urls())
+
+
 def need(url: SecretStr | None, side: str, flag: str, env: str, key: str) -> SecretStr:
     if url is None:
         raise ConfigError(
@@ -227,52 +249,45 @@ def kv_table(rows: list[tuple[str, str]], title: str | None = None) -> Table:
 
 
 # ---- option types -------------------------------------------------------------------------------
+def unset(*names: str, metavar: str, help: str, **more: Any) -> Any:
+    """An option whose default comes from the settings (so typer shows none)."""
+    return typer.Option(*names, metavar=metavar, help=help, show_default=False, **more)
+
+
+def table_option(help: str) -> Any:
+    """``--table/-t TABLE``, repeatable."""
+    return unset("--table", "-t", metavar="TABLE", help=help)
+
+
 BlueOpt = Annotated[
     str | None,
-    typer.Option(
+    unset(
         "--blue",
         metavar="URL",
         help="blue (production) connection string; default $BLUEGREEN_BLUE_URL or blue_url",
-        show_default=False,
     ),
 ]
 GreenOpt = Annotated[
     str | None,
-    typer.Option(
+    unset(
         "--green",
         metavar="URL",
         help="green (copy) connection string; default $BLUEGREEN_GREEN_URL or green_url",
-        show_default=False,
     ),
 ]
 TablesOpt = Annotated[
     list[str] | None,
-    typer.Option(
-        "--table",
-        "-t",
-        metavar="TABLE",
-        help="only this blue table (repeat for more); default: every tracked table green also has",
-        show_default=False,
+    table_option(
+        "only this blue table (repeat for more); default: every tracked table green also has"
     ),
 ]
 StreamOpt = Annotated[
     str | None,
-    typer.Option(
-        "--stream",
-        metavar="NAME",
-        help="watermark name on green (default 'default')",
-        show_default=False,
-    ),
+    unset("--stream", metavar="NAME", help="watermark name on green (default 'default')"),
 ]
 MappingOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--mapping",
-        metavar="PATH",
-        help="mapping workbook (.xlsx)",
-        dir_okay=False,
-        show_default=False,
-    ),
+    unset("--mapping", metavar="PATH", help="mapping workbook (.xlsx)", dir_okay=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 
@@ -280,13 +295,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tab
 # ---- tracking -----------------------------------------------------------------------------------
 DbOpt = Annotated[
     str | None,
-    typer.Option(
+    unset(
         "--db",
         metavar="URL",
         help="the database to change (blue); default $BLUEGREEN_BLUE_URL or blue_url",
-        show_default=False,
     ),
 ]
+
+
+def db_url(ctx: typer.Context, db: str | None, **flags: object) -> tuple[Settings, SecretStr]:
+    """The settings and the database a tracking command changes (--db, else blue's)."""
+    cfg = settings(ctx, blue_url=db, **flags)
+    return cfg, need(cfg.blue_url, "database", "--db", "BLUEGREEN_BLUE_URL", "blue_url")
 
 
 @tracking_app.command("enable")
@@ -296,13 +316,7 @@ def tracking_enable(
     db: DbOpt = None,
     table: Annotated[
         list[str] | None,
-        typer.Option(
-            "--table",
-            "-t",
-            metavar="TABLE",
-            help="track this table (repeat for more); default: every table with a primary key",
-            show_default=False,
-        ),
+        table_option("track this table (repeat for more); default: every table with a primary key"),
     ] = None,
 ) -> None:
     """Turn change tracking on for the database and its tables (idempotent).
@@ -312,8 +326,7 @@ def tracking_enable(
     (re-seed), not through tracking. Tables without a primary key cannot be tracked: without
     --table they are listed and left out; named with --table they are an error.
     """
-    cfg = settings(ctx, blue_url=db)
-    url = need(cfg.blue_url, "database", "--db", "BLUEGREEN_BLUE_URL", "blue_url")
+    _, url = db_url(ctx, db)
     out = stdout()
     with opened(url) as d:
         schema = d.introspect()
@@ -350,13 +363,7 @@ def tracking_disable(
     db: DbOpt = None,
     table: Annotated[
         list[str] | None,
-        typer.Option(
-            "--table",
-            "-t",
-            metavar="TABLE",
-            help="stop tracking this table (repeat); default: every tracked table",
-            show_default=False,
-        ),
+        table_option("stop tracking this table (repeat); default: every tracked table"),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
 ) -> None:
@@ -365,8 +372,7 @@ def tracking_disable(
     Every green synced from these tables loses its source of changes: it must be re-seeded
     after tracking is enabled again.
     """
-    cfg = settings(ctx, blue_url=db)
-    url = need(cfg.blue_url, "database", "--db", "BLUEGREEN_BLUE_URL", "blue_url")
+    _, url = db_url(ctx, db)
     with opened(url) as d:
         tracked = d.tracked_tables()
         if table:
@@ -393,23 +399,21 @@ def tracking_cleanup(
     ctx: typer.Context,
     before: Annotated[
         int | None,
-        typer.Option(
+        unset(
             "--before",
             metavar="VERSION",
             help="drop change-log rows at or below this version; default: the green's watermark",
             min=0,
-            show_default=False,
         ),
     ] = None,
     db: DbOpt = None,
     green: Annotated[
         str | None,
-        typer.Option(
+        unset(
             "--green",
             metavar="URL",
             help="the green to protect: nothing it still needs is dropped "
             "(default $BLUEGREEN_GREEN_URL or green_url, if set)",
-            show_default=False,
         ),
     ] = None,
     stream: StreamOpt = None,
@@ -425,8 +429,7 @@ def tracking_cleanup(
     unless --force. Engines whose watermark is more than a number (PostgreSQL's snapshot)
     prune only up to a green's watermark.
     """
-    cfg = settings(ctx, blue_url=db, green_url=green, stream=stream)
-    url = need(cfg.blue_url, "database", "--db", "BLUEGREEN_BLUE_URL", "blue_url")
+    cfg, url = db_url(ctx, db, green_url=green, stream=stream)
     protected: Watermark | None = None
     if cfg.green_url is not None:
         with opened(cfg.green_url) as g:
@@ -521,18 +524,17 @@ def sync(
     modes = [name for name, on in chosen if on]
     if len(modes) > 1:
         raise ConfigError(f"{' and '.join(modes)} cannot be combined", fix="choose one sync mode")
-    cfg = settings(
+    cfg, blue_url, green_url = pair_settings(
         ctx,
-        blue_url=blue,
-        green_url=green,
-        tables=table,
+        blue,
+        green,
+        table,
+        stream,
+        mapping,
         interval=interval,
         time_budget=time_budget,
         batch_size=batch_size,
-        stream=stream,
-        mapping=mapping,
     )
-    blue_url, green_url = cfg.require_urls()
     out = stdout()
     with opened(blue_url) as b, opened(green_url) as g:
         syncer = make_syncer(b, g, cfg)
@@ -590,10 +592,7 @@ def status(
     Green's watermark, blue's current version, the lag in versions and in pending changes
     (changed keys not yet synced, per synced table), and green's last applied window.
     """
-    cfg = settings(
-        ctx, blue_url=blue, green_url=green, tables=table, stream=stream, mapping=mapping
-    )
-    blue_url, green_url = cfg.require_urls()
+    cfg, blue_url, green_url = pair_settings(ctx, blue, green, table, stream, mapping)
     with opened(blue_url) as b, opened(green_url) as g:
         st = pair_status(make_syncer(b, g, cfg))
     if as_json:
@@ -722,10 +721,7 @@ def verify(
     in one snapshot; if blue has changes green has not applied yet, a difference may be just
     those: sync (or freeze blue) and verify again.
     """
-    cfg = settings(
-        ctx, blue_url=blue, green_url=green, tables=table, stream=stream, mapping=mapping
-    )
-    blue_url, green_url = cfg.require_urls()
+    cfg, blue_url, green_url = pair_settings(ctx, blue, green, table, stream, mapping)
     with opened(blue_url) as b, opened(green_url) as g:
         builder = plan_builder(cfg)
         shaper: Shaper | None = None

@@ -96,8 +96,8 @@ def extra(pair: EnginePair, tmp_path: Path) -> Iterator[ExtraDatabases]:
 
 @pytest.fixture(params=ENGINES)
 def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EnginePair]:
-    """A fresh blue/green pair on SQLite and PostgreSQL (releases need engines that can freeze
-    and copy; the mssql dialect has no copy, so its release steps are exercised nowhere here)."""
+    """A fresh blue/green pair on SQLite and PostgreSQL (the application writer here speaks
+    their drivers only; SQL Server's release steps run in test_mssql_release_live.py)."""
     yield from make_pair(request.param, tmp_path)
 
 

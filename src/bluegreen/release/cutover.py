@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,16 +39,17 @@ from bluegreen.release.preflight import DEFAULT_APPLY_RATE, Preflight, run_prefl
 from bluegreen.release.records import (
     GateFailed,
     Phase,
-    PhaseFailed,
     PhaseHooks,
     PhasePlan,
     Receipt,
     ReleaseFailed,
     failure_text,
+    run_plan,
     utcnow,
 )
 from bluegreen.release.store import LAST_CUTOVER, ReleaseStore
-from bluegreen.release.switch import SwitchError, TrafficSwitch
+from bluegreen.release.switch import TrafficSwitch
+from bluegreen.release.traffic import FreezeAndSwitch, freeze_confirmed, point_confirmed
 from bluegreen.release.verify import VerifyReport, verify_pair
 from bluegreen.sync.runner import RunSummary
 from bluegreen.watermark import Watermark
@@ -115,7 +115,7 @@ class CutoverReceipt(Receipt):
         return out
 
 
-class _Cutover:
+class _Cutover(FreezeAndSwitch[CutoverReceipt]):
     """One cutover's state; its methods are the phases."""
 
     def __init__(
@@ -129,19 +129,12 @@ class _Cutover:
         default_apply_rate: float,
         drain_budget: float | None,
     ) -> None:
-        self.pair = pair
-        self.switch = switch
-        self.receipt = receipt
+        super().__init__(pair, switch, receipt)
         self.max_pending = max_pending
         self.freeze_budget = freeze_budget
         self.default_apply_rate = default_apply_rate
         self.drain_budget = drain_budget
-        self.sessions = Sessions()
-        self.freeze_attempted = False
-        self.switch_attempted = False
-        self.switched = False
         self.enabled_on_green: list[Any] = []
-        self._t_freeze = 0.0
 
     def phases(self) -> list[Phase]:
         p, g, b = self.pair, self.pair.green_label, self.pair.blue_label
@@ -182,17 +175,12 @@ class _Cutover:
 
     def freeze(self) -> str:
         ctl = self.sessions.open(self.pair.blue_url)
-        self.freeze_attempted = True
-        self._t_freeze = time.perf_counter()
-        self.receipt.freeze_started_at = utcnow()
-        ctl.freeze()
-        if not ctl.is_frozen():
-            raise TerminalError(
-                f"the freeze of {self.pair.blue_label} could not be confirmed: a write from a new "
-                "session was not refused",
-                fix="check the database user's rights (ALTER DATABASE, pg_terminate_backend) "
-                "and what else writes to blue",
-            )
+        self.freeze_blue(
+            ctl,
+            "check the database user's rights (ALTER DATABASE, pg_terminate_backend) and what "
+            "else writes to blue",
+            why=": a write from a new session was not refused",
+        )
         self.receipt.freeze_confirmed_at = utcnow()
         self.sessions.close(ctl)
         reader = self.sessions.open(self.pair.blue_url)
@@ -253,19 +241,7 @@ class _Cutover:
         self.receipt.green_baseline = green.current_watermark()
         green.rollback()
         # the one moment traffic moves: blue is frozen and green holds everything blue has
-        self.switch_attempted = True
-        self.switch.point_to(self.pair.green_label)
-        now = self.switch.active()
-        if now is not None and now != self.pair.green_label:
-            raise SwitchError(
-                f"{self.switch.describe()} reports {now!r} after pointing at "
-                f"{self.pair.green_label!r}",
-                fix="check the switch; blue was unfrozen only if routing is back on blue",
-            )
-        self.switched = True
-        self.receipt.freeze_seconds = time.perf_counter() - self._t_freeze
-        self.receipt.freeze_ended_at = utcnow()
-        self.receipt.routing_after = self.pair.green_label
+        self.point_at_green("check the switch; blue was unfrozen only if routing is back on blue")
         try:
             ReleaseStore(green).set_role("production")
         except BlueGreenError as exc:
@@ -288,47 +264,20 @@ class _Cutover:
         """Leave things as they were: routing on blue, blue writable, green untracked."""
         r = self.receipt
         self.sessions.close_all()
-        routing_ok = True
-        if self.switch_attempted:
-            routing_ok = self._route_back()
+        routing_ok = self.route_back()
         if self.enabled_on_green:
             try:
                 with self.sessions.scope():
                     self.sessions.open(self.pair.green_url).disable_tracking(self.enabled_on_green)
             except Exception as exc:
                 r.warnings.append(f"change tracking enabled on green stays: {failure_text(exc)[0]}")
-        if not self.freeze_attempted:
-            return
-        if not routing_ok:
-            r.blue_unfrozen = False
-            r.warnings.append(
-                f"routing could not be confirmed back on {self.pair.blue_label}: blue was left "
-                "FROZEN so both sides never take writes; fix the switch, then unfreeze blue "
-                "(bluegreen.release.unfreeze) or run the cutover again"
-            )
-            return
-        try:
-            with self.sessions.scope():
-                ctl = self.sessions.open(self.pair.blue_url)
-                ctl.unfreeze()
-                r.blue_unfrozen = not ctl.is_frozen()
-        except Exception as exc:
-            r.blue_unfrozen = False
-            r.warnings.append(
-                f"blue could not be unfrozen: {failure_text(exc)[0]}; unfreeze it by hand"
-            )
-        r.freeze_ended_at = utcnow()
-        r.freeze_seconds = time.perf_counter() - self._t_freeze
-
-    def _route_back(self) -> bool:
-        try:
-            self.switch.point_to(self.pair.blue_label)
-            now = self.switch.active()
-        except Exception as exc:  # any switch, any failure: routing is unknown
-            self.receipt.warnings.append(f"could not point the switch back: {failure_text(exc)[0]}")
-            return False
-        self.receipt.routing_after = now
-        return now is None or now == self.pair.blue_label
+        self.release_blue(
+            routing_ok,
+            f"routing could not be confirmed back on {self.pair.blue_label}: blue was left "
+            "FROZEN so both sides never take writes; fix the switch, then unfreeze blue "
+            "(bluegreen.release.unfreeze) or run the cutover again",
+            hint="; unfreeze it by hand",
+        )
 
 
 def plan_cutover(pair: ReleasePair, switch: TrafficSwitch) -> CutoverPlan:
@@ -378,58 +327,24 @@ def cutover(
         default_apply_rate=default_apply_rate,
         drain_budget=drain_budget,
     )
-    plan = PhasePlan("cutover", runner.phases())
-    receipt.phases = plan.records()
-    if dry_run:
-        receipt.extra["plan"] = plan.describe()
-        dry = PhasePlan("cutover", plan.phases[:1])
-        try:
-            dry.run(receipt.phases, None)
-            receipt.outcome = "dry-run"
-        except PhaseFailed as failed:
-            receipt.outcome = "stopped"
-            receipt.failed_phase = failed.name
-            receipt.reason, receipt.fix = failure_text(failed.cause)
-        finally:
-            runner.sessions.close_all()
-        for rec in receipt.phases[1:]:
-            rec.outcome = "skipped"
-        receipt.finished_at = utcnow()
+    run_plan(
+        PhasePlan("cutover", runner.phases()),
+        receipt,
+        hooks=hooks,
+        dry_run=dry_run,
+        dry_phases=1,
+        done="switched",
+        gates=("preflight",),
+        undo=runner.abort,
+        committed=lambda: runner.switched,
+        # only the receipt phase follows the switch: traffic is on green, blue stays frozen
+        warn_after_commit=True,
+        close=runner.sessions.close_all,
+        error=CutoverFailed,
+        log=log,
+    )
+    if receipt.phases[-1].outcome != "ok":  # a dry run, or the receipt not stored
         return receipt
-    try:
-        plan.run(receipt.phases, hooks)
-    except PhaseFailed as failed:
-        receipt.failed_phase = failed.name
-        receipt.reason, receipt.fix = failure_text(failed.cause)
-        if runner.switched:
-            # only the receipt phase follows the switch: traffic is on green, blue stays frozen
-            receipt.outcome = "switched"
-            receipt.warnings.append(
-                f"phase {failed.name} failed after the switch: {receipt.reason}"
-            )
-            receipt.failed_phase = receipt.reason = receipt.fix = None
-            receipt.finished_at = utcnow()
-            runner.sessions.close_all()
-            return receipt
-        runner.abort()
-        receipt.outcome = "stopped" if failed.name == "preflight" else "failed"
-        receipt.finished_at = utcnow()
-        log.warning(
-            "cutover %s %s in phase %s: %s",
-            receipt.id,
-            receipt.outcome,
-            failed.name,
-            receipt.reason,
-        )
-        raise CutoverFailed(receipt, failed.cause) from failed.cause
-    except BaseException:  # interrupted or cancelled: still never leave blue frozen for nothing
-        if not runner.switched:
-            runner.abort()
-        raise
-    finally:
-        runner.sessions.close_all()
-    receipt.outcome = "switched"
-    receipt.finished_at = utcnow()
     log.info(
         "cutover %s: traffic on %s after a %.3f s write freeze",
         receipt.id,
@@ -520,12 +435,11 @@ class _Rollback:
         with self.sessions.scope():
             green = self.sessions.open(self.pair.green_url)
             self.green_frozen = True
-            green.freeze()
-            if not green.is_frozen():
-                raise TerminalError(
-                    f"the freeze of {self.pair.green_label} could not be confirmed",
-                    fix="check the database user's rights; traffic is still on green",
-                )
+            freeze_confirmed(
+                green,
+                self.pair.green_label,
+                "check the database user's rights; traffic is still on green",
+            )
         return f"{self.pair.green_label} frozen"
 
     def count(self) -> str:
@@ -553,14 +467,7 @@ class _Rollback:
 
     def point(self) -> str:
         self.switched = True
-        self.switch.point_to(self.pair.blue_label)
-        now = self.switch.active()
-        if now is not None and now != self.pair.blue_label:
-            raise SwitchError(
-                f"{self.switch.describe()} reports {now!r} after pointing at "
-                f"{self.pair.blue_label!r}",
-                fix="check the switch",
-            )
+        point_confirmed(self.switch, self.pair.blue_label, "check the switch")
         self.receipt.routing_after = self.pair.blue_label
         return f"traffic on {self.pair.blue_label}"
 
@@ -617,30 +524,15 @@ def rollback(
     Raises :class:`ReleaseFailed` on failure (traffic stays on a writable side)."""
     receipt = RollbackReceipt(operation="rollback", pair=pair.as_dict(), switch=switch.describe())
     runner = _Rollback(pair, switch, receipt, cutover_receipt)
-    plan = PhasePlan("rollback", runner.phases())
-    receipt.phases = plan.records()
-    if dry_run:
-        receipt.outcome = "dry-run"
-        receipt.extra["plan"] = plan.describe()
-        receipt.finished_at = utcnow()
-        return receipt
-    try:
-        plan.run(receipt.phases, hooks)
-    except PhaseFailed as failed:
-        receipt.failed_phase = failed.name
-        receipt.reason, receipt.fix = failure_text(failed.cause)
-        runner.abort()
-        receipt.outcome = "failed"
-        receipt.finished_at = utcnow()
-        raise ReleaseFailed(receipt, failed.cause) from failed.cause
-    except BaseException:  # interrupted or cancelled: leave a writable side taking traffic
-        runner.abort()
-        raise
-    finally:
-        runner.sessions.close_all()
-    receipt.outcome = "ok"
-    receipt.finished_at = utcnow()
-    return receipt
+    # an interruption is undone too: a writable side must be left taking traffic
+    return run_plan(
+        PhasePlan("rollback", runner.phases()),
+        receipt,
+        hooks=hooks,
+        dry_run=dry_run,
+        undo=runner.abort,
+        close=runner.sessions.close_all,
+    )
 
 
 # ---- by hand ----------------------------------------------------------------------------------

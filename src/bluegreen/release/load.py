@@ -181,6 +181,16 @@ class InitialLoad:
         t0 = time.perf_counter()
         finish = getattr(self.shaper, "finish_stage", None)
         greens = tuple(str(t.green.name) for t in source.targets)
+
+        def progress(done: bool) -> None:
+            if self.on_progress is not None:
+                seconds = time.perf_counter() - t0
+                self.on_progress(
+                    LoadProgress(
+                        name, greens, rows, total, batches, seconds, done, second_pass=second_pass
+                    )
+                )
+
         for names, chunk in b.stream(
             self._select(source), (), self.batch_size, doing=f"read blue table {name} for the load"
         ):
@@ -204,34 +214,11 @@ class InitialLoad:
                 raise
             rows += len(chunk)
             batches += 1
-            if self.on_progress is not None:
-                self.on_progress(
-                    LoadProgress(
-                        name,
-                        greens,
-                        rows,
-                        total,
-                        batches,
-                        time.perf_counter() - t0,
-                        second_pass=second_pass,
-                    )
-                )
+            progress(False)
         if not second_pass:
             report.rows[name] = rows
         report.batches += batches
-        if self.on_progress is not None:
-            self.on_progress(
-                LoadProgress(
-                    name,
-                    greens,
-                    rows,
-                    total,
-                    batches,
-                    time.perf_counter() - t0,
-                    done=True,
-                    second_pass=second_pass,
-                )
-            )
+        progress(True)
         log.info(
             "loaded %s: %d row(s) in %d batch(es)%s",
             name,

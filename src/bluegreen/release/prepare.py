@@ -30,13 +30,10 @@ from bluegreen.release.records import (
     Finding,
     GateFailed,
     Phase,
-    PhaseFailed,
     PhaseHooks,
     PhasePlan,
     Receipt,
-    ReleaseFailed,
-    failure_text,
-    utcnow,
+    run_plan,
 )
 from bluegreen.release.store import ReleaseStore
 from bluegreen.schema import Table
@@ -261,22 +258,10 @@ def prepare_green(
         raise ConfigError(f"unknown prepare method {method!r}", fix="use 'copy' or 'load'")
     receipt = PrepareReceipt(operation=operation, pair=pair.as_dict(), method=method)
     runner = _Prepare(pair, method, replace, clear, enable_tracking, on_progress, receipt)
-    plan = PhasePlan(operation, [*(leading or []), *runner.phases()])
-    receipt.phases = plan.records()
-    if dry_run:
-        receipt.outcome = "dry-run"
-        receipt.extra["plan"] = plan.describe()
-        receipt.finished_at = utcnow()
-        return receipt
-    with runner.sessions.scope():
-        try:
-            plan.run(receipt.phases, hooks)
-        except PhaseFailed as failed:
-            receipt.outcome = "failed"
-            receipt.failed_phase = failed.name
-            receipt.reason, receipt.fix = failure_text(failed.cause)
-            receipt.finished_at = utcnow()
-            raise ReleaseFailed(receipt, failed.cause) from failed.cause
-    receipt.outcome = "ok"
-    receipt.finished_at = utcnow()
-    return receipt
+    return run_plan(
+        PhasePlan(operation, [*(leading or []), *runner.phases()]),
+        receipt,
+        hooks=hooks,
+        dry_run=dry_run,
+        close=runner.sessions.close_all,
+    )

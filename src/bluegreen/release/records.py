@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import SecretStr
 
@@ -188,20 +189,24 @@ class Receipt:
         """Key facts for the markdown summary (subclasses add theirs)."""
         return []
 
-    def markdown(self) -> str:
-        """A human summary: outcome, key facts, then the phase table."""
-        lines = [f"## {self.operation} {self.id}: {self.outcome}", ""]
+    def summary_markdown(self, heading: str = "##") -> str:
+        """Outcome (under a ``heading``), where and why it stopped, the fix, key facts and
+        warnings: the markdown without the phase table."""
+        lines = [f"{heading} {self.operation} {self.id}: {self.outcome}", ""]
         if self.reason:
             where = f" in phase **{self.failed_phase}**" if self.failed_phase else ""
             lines.append(f"**Stopped{where}:** {self.reason}")
             if self.fix:
                 lines.append(f"**Fix:** {self.fix}")
             lines.append("")
-        for k, v in self.facts():
-            lines.append(f"- {k}: {v}")
-        for w in self.warnings:
-            lines.append(f"- warning: {w}")
-        lines += ["", "| phase | outcome | seconds | detail |", "|---|---|---:|---|"]
+        lines += [f"- {k}: {v}" for k, v in self.facts()]
+        lines += [f"- warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """A human summary: outcome, key facts, then the phase table."""
+        lines = [self.summary_markdown(), "", "| phase | outcome | seconds | detail |"]
+        lines.append("|---|---|---:|---|")
         for p in self.phases:
             secs = "" if p.seconds is None else f"{p.seconds:.3f}"
             detail = p.detail.replace("|", "\\|")
@@ -250,3 +255,99 @@ class ReleaseFailed(TerminalError):
 
 class GateFailed(TerminalError):
     """A preflight gate is closed: nothing was touched."""
+
+
+R = TypeVar("R", bound=Receipt)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _dry_run(plan: PhasePlan, receipt: R, phases: int, close: Callable[[], None]) -> R:
+    """The plan in ``extra["plan"]``; the first ``phases`` phases run (read-only ones: a dry
+    run touches nothing, so a failure there is ``stopped``), the rest skipped."""
+    receipt.extra["plan"] = plan.describe()
+    receipt.outcome = "dry-run"
+    if phases:
+        try:
+            PhasePlan(plan.operation, plan.phases[:phases]).run(receipt.phases, None)
+        except PhaseFailed as failed:
+            receipt.outcome = "stopped"
+            receipt.failed_phase = failed.name
+            receipt.reason, receipt.fix = failure_text(failed.cause)
+        finally:
+            close()
+        for rec in receipt.phases[phases:]:
+            rec.outcome = "skipped"
+    receipt.finished_at = utcnow()
+    return receipt
+
+
+def run_plan(
+    plan: PhasePlan,
+    receipt: R,
+    *,
+    hooks: PhaseHooks | None = None,
+    dry_run: bool = False,
+    dry_phases: int = 0,
+    done: str = "ok",
+    gates: Collection[str] = (),
+    undo: Callable[[], None] | None = None,
+    committed: Callable[[], bool] | None = None,
+    warn_after_commit: bool = False,
+    close: Callable[[], None] = _nothing,
+    error: type[ReleaseFailed] = ReleaseFailed,
+    log: logging.Logger | None = None,
+) -> R:
+    """Run ``plan`` into ``receipt`` the way every release operation does; return the receipt.
+
+    One place for the dry run, the failure receipt and the undo, so the operations agree on
+    them. ``dry_run`` records the plan in ``extra["plan"]`` and runs only the first
+    ``dry_phases`` phases (read-only ones; the rest are marked skipped when there are any).
+    A real run ends with outcome ``done``. A failing phase is recorded (phase, reason, fix),
+    ``undo`` runs, the outcome is ``stopped`` for a phase in ``gates`` (nothing was touched)
+    and ``failed`` otherwise, and ``error`` is raised carrying the receipt. ``committed`` says
+    traffic has moved: an interruption after it is not undone, and with ``warn_after_commit``
+    a failing phase after it is a warning on a ``done`` receipt instead. ``close`` (the
+    operation's sessions) runs however the run ends."""
+    receipt.phases = plan.records()
+    if dry_run:
+        return _dry_run(plan, receipt, dry_phases, close)
+    moved = committed or (lambda: False)
+    try:
+        plan.run(receipt.phases, hooks)
+    except PhaseFailed as failed:
+        receipt.failed_phase = failed.name
+        receipt.reason, receipt.fix = failure_text(failed.cause)
+        if warn_after_commit and moved():
+            receipt.outcome = done
+            receipt.warnings.append(
+                f"phase {failed.name} failed after the switch: {receipt.reason}"
+            )
+            receipt.failed_phase = receipt.reason = receipt.fix = None
+            receipt.finished_at = utcnow()
+            return receipt
+        if undo is not None:
+            undo()
+        receipt.outcome = "stopped" if failed.name in gates else "failed"
+        receipt.finished_at = utcnow()
+        if log is not None:
+            log.warning(
+                "%s %s %s in phase %s: %s",
+                receipt.operation,
+                receipt.id,
+                receipt.outcome,
+                failed.name,
+                receipt.reason,
+            )
+        raise error(receipt, failed.cause) from failed.cause
+    except BaseException:  # interrupted or cancelled: undo what is not yet committed
+        if undo is not None and not moved():
+            undo()
+        raise
+    finally:
+        close()
+    receipt.outcome = done
+    receipt.finished_at = utcnow()
+    return receipt

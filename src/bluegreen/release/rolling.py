@@ -24,20 +24,19 @@ from bluegreen.dialects import dialect_class
 from bluegreen.dialects.base import Dialect
 from bluegreen.errors import BlueGreenError, ConfigError, TerminalError
 from bluegreen.release.baseline import clean_copy
-from bluegreen.release.pair import ReleasePair, Sessions, secret
+from bluegreen.release.pair import ReleasePair, secret
 from bluegreen.release.records import (
     GateFailed,
     Phase,
-    PhaseFailed,
     PhaseHooks,
     PhasePlan,
     Receipt,
-    ReleaseFailed,
     failure_text,
-    utcnow,
+    run_plan,
 )
 from bluegreen.release.store import ReleaseStore
-from bluegreen.release.switch import SwitchError, TrafficSwitch
+from bluegreen.release.switch import TrafficSwitch
+from bluegreen.release.traffic import FreezeAndSwitch
 
 Upgrade = str | Path | Callable[[Dialect], None]
 """SQL text, a path to a .sql file, or a callable that upgrades the stage through its dialect."""
@@ -78,7 +77,7 @@ class RollingReceipt(Receipt):
         return out
 
 
-class _Rolling:
+class _Rolling(FreezeAndSwitch[RollingReceipt]):
     def __init__(
         self,
         pair: ReleasePair,
@@ -88,18 +87,11 @@ class _Rolling:
         replace_stage: bool,
         receipt: RollingReceipt,
     ) -> None:
-        self.pair = pair
-        self.switch = switch
+        super().__init__(pair, switch, receipt)
         self.upgrade = upgrade
         self.check = check
         self.replace_stage = replace_stage
-        self.receipt = receipt
-        self.sessions = Sessions()
-        self.freeze_attempted = False
         self.copy_attempted = False
-        self.switch_attempted = False
-        self.switched = False
-        self._t0 = 0.0
 
     def phases(self) -> list[Phase]:
         b, s = self.pair.blue_label, self.pair.green_label
@@ -154,16 +146,9 @@ class _Rolling:
 
     def freeze(self) -> str:
         with self.sessions.scope():
-            blue = self.sessions.open(self.pair.blue_url)
-            self.freeze_attempted = True
-            self._t0 = time.perf_counter()
-            self.receipt.freeze_started_at = utcnow()
-            blue.freeze()
-            if not blue.is_frozen():
-                raise TerminalError(
-                    f"the freeze of {self.pair.blue_label} could not be confirmed",
-                    fix="check the database user's rights",
-                )
+            self.freeze_blue(
+                self.sessions.open(self.pair.blue_url), "check the database user's rights"
+            )
         return f"{self.pair.blue_label} read-only"
 
     def copy(self) -> str:
@@ -219,17 +204,7 @@ class _Rolling:
             stage = self.sessions.open(self.pair.green_url)
             r.identities = stage.advance_identities()
             stage.rollback()
-            self.switch_attempted = True
-            self.switch.point_to(self.pair.green_label)
-            now = self.switch.active()
-            if now is not None and now != self.pair.green_label:
-                raise SwitchError(
-                    f"{self.switch.describe()} reports {now!r}", fix="check the switch"
-                )
-            self.switched = True
-            r.freeze_seconds = time.perf_counter() - self._t0
-            r.freeze_ended_at = utcnow()
-            r.routing_after = self.pair.green_label
+            self.point_at_green("check the switch")
             try:
                 ReleaseStore(stage).set_role("production")
             except BlueGreenError as exc:
@@ -239,30 +214,8 @@ class _Rolling:
     def abort(self) -> None:
         r = self.receipt
         self.sessions.close_all()
-        routing_ok = True
-        if self.switch_attempted:
-            try:
-                self.switch.point_to(self.pair.blue_label)
-                now = self.switch.active()
-                r.routing_after = now
-                routing_ok = now is None or now == self.pair.blue_label
-            except Exception as exc:  # any switch, any failure: routing is unknown
-                r.warnings.append(f"could not point the switch back: {failure_text(exc)[0]}")
-                routing_ok = False
-        if self.freeze_attempted and routing_ok:
-            try:
-                with self.sessions.scope():
-                    blue = self.sessions.open(self.pair.blue_url)
-                    blue.unfreeze()
-                    r.blue_unfrozen = not blue.is_frozen()
-            except Exception as exc:
-                r.blue_unfrozen = False
-                r.warnings.append(f"blue could not be unfrozen: {failure_text(exc)[0]}")
-            r.freeze_ended_at = utcnow()
-            r.freeze_seconds = time.perf_counter() - self._t0
-        elif self.freeze_attempted:
-            r.blue_unfrozen = False
-            r.warnings.append("routing is not confirmed back on blue: blue was left FROZEN")
+        routing_ok = self.route_back()
+        self.release_blue(routing_ok, "routing is not confirmed back on blue: blue was left FROZEN")
         if self.copy_attempted and routing_ok:
             try:
                 cls = dialect_class(self.pair.green_url)
@@ -294,28 +247,14 @@ def rolling_upgrade(
         operation="rolling-upgrade", pair=pair.as_dict(), switch=switch.describe()
     )
     runner = _Rolling(pair, switch, upgrade, check, replace_stage, receipt)
-    plan = PhasePlan("rolling-upgrade", runner.phases())
-    receipt.phases = plan.records()
-    if dry_run:
-        receipt.outcome = "dry-run"
-        receipt.extra["plan"] = plan.describe()
-        receipt.finished_at = utcnow()
-        return receipt
-    try:
-        plan.run(receipt.phases, hooks)
-    except PhaseFailed as failed:
-        receipt.failed_phase = failed.name
-        receipt.reason, receipt.fix = failure_text(failed.cause)
-        runner.abort()
-        receipt.outcome = "stopped" if failed.name == "preflight" else "failed"
-        receipt.finished_at = utcnow()
-        raise ReleaseFailed(receipt, failed.cause) from failed.cause
-    except BaseException:  # interrupted or cancelled: unfreeze blue, drop the stage
-        if not runner.switched:
-            runner.abort()
-        raise
-    finally:
-        runner.sessions.close_all()
-    receipt.outcome = "switched"
-    receipt.finished_at = utcnow()
-    return receipt
+    return run_plan(
+        PhasePlan("rolling-upgrade", runner.phases()),
+        receipt,
+        hooks=hooks,
+        dry_run=dry_run,
+        done="switched",
+        gates=("preflight",),
+        undo=runner.abort,  # unfreeze blue, drop the stage
+        committed=lambda: runner.switched,
+        close=runner.sessions.close_all,
+    )

@@ -116,23 +116,19 @@ def _apply_cases(d: Dialect, tables: list[Table]) -> dict[str, list[str]]:
         non_key = [c for c in cols if c not in key]
         n = t.name.name
         cases[f"{n}.stage_ddl"] = [d.stage_ddl(index, t.writable_columns)]
-        cases[f"{n}.mark_new"] = [d.mark_new_sql(t, stage, key)]
-        cases[f"{n}.insert"] = d.insert_statements(t, d.insert_sql(t, stage, cols))
+        cases[f"{n}.insert"] = d.insert_statements(t, d.insert_sql(t, stage, cols, key))
         cases[f"{n}.update"] = [d.update_sql(t, stage, non_key, key)]
         cases[f"{n}.delete"] = [d.delete_sql(t, stage, key)]
     employee, ticket = tables[2], tables[3]
     e_cols = [c.name for c in employee.writable_columns]
     e_stage = d.stage_name(2)
     cases["employee.insert_nulled"] = d.insert_statements(
-        employee, d.insert_sql(employee, e_stage, e_cols, nulled=("manager_id",))
+        employee, d.insert_sql(employee, e_stage, e_cols, ["id"], nulled=("manager_id",))
     )
-    cases["employee.update_second_pass"] = [
-        d.update_sql(employee, e_stage, ["manager_id", "name"], ["id"], include_new=True)
-    ]
     cases["employee.unlink"] = [d.unlink_sql(employee, e_stage, ["manager_id"], ["id"])]
     # an insert that leaves the identity column to the engine (a mapping may do that)
     cases["ticket.insert_without_identity"] = d.insert_statements(
-        ticket, d.insert_sql(ticket, d.stage_name(3), ["subject", "body"])
+        ticket, d.insert_sql(ticket, d.stage_name(3), ["subject", "body"], ["id"])
     )
     cases["state.lock_watermark"] = [
         d.lock_row_sql(

@@ -105,12 +105,10 @@ def test_every_dialect_covers_the_fixture() -> None:
 
 _GENERAL_KINDS = {
     "stage_ddl",
-    "mark_new",
     "insert",
     "update",
     "delete",
     "insert_nulled",
-    "update_second_pass",
     "unlink",
     "insert_without_identity",
     "lock_watermark",

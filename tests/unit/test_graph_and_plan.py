@@ -73,11 +73,11 @@ def test_plan_steps_upsert_parents_then_facts_then_deferred_deletes() -> None:
     plan = build_plan(s, s, list(s.tables))
     kinds = [(st.phase, st.action, st.table.name) for st in plan.steps]
     assert kinds == [
-        ("dimensions", "insert", "region"),
         ("dimensions", "update", "region"),
+        ("dimensions", "insert", "region"),
         ("facts", "delete", "sale"),
-        ("facts", "insert", "sale"),
         ("facts", "update", "sale"),
+        ("facts", "insert", "sale"),
         ("deferred_deletes", "delete", "region"),
     ]
 

@@ -371,8 +371,8 @@ def test_identity_insert_toggles_only_when_the_identity_column_is_written() -> N
         (Column("id]x", "int", nullable=False, identity=True), Column("v", "int")),
         ("id]x",),
     )
-    with_id = d.insert_sql(t, "#bg_stage_0", ["id]x", "v"])
-    without = d.insert_sql(t, "#bg_stage_0", ["v"])
+    with_id = d.insert_sql(t, "#bg_stage_0", ["id]x", "v"], ["id]x"])
+    without = d.insert_sql(t, "#bg_stage_0", ["v"], ["id]x"])
     assert d.insert_statements(t, with_id) == [
         "SET IDENTITY_INSERT [dbo].[t] ON",
         with_id,

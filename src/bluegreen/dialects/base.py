@@ -84,6 +84,9 @@ class Dialect:
     """The change-log read sorts the changed keys before joining them to the current rows
     (PostgreSQL: its planner may otherwise hash them into random order; sorted, the join walks
     the primary key in order and green's apply gets its rows in key order)."""
+    threaded_reads: ClassVar[bool] = False
+    """The connection may be driven from a worker thread, so a window reads blue's next batch
+    while green applies the last (the driver releases the GIL while it waits)."""
     stage_prefix: ClassVar[str] = "bg_stage_"
     """Name prefix of the per-window staging tables (temporary, private to the session)."""
     type_meanings: ClassVar[dict[str, str]] = {}
@@ -409,6 +412,10 @@ class Dialect:
     def drop_stage(self, index: int) -> None:
         self.execute(f"DROP TABLE IF EXISTS {self.stage_name(index)}", doing="drop stage")
 
+    def truncate_stage(self, index: int) -> None:
+        """Empty stage ``index`` for the next batch (a streamed table reuses one stage)."""
+        self.execute(f"DELETE FROM {self.stage_name(index)}", doing="empty stage")
+
     def load_stage(self, index: int, columns: Sequence[str], frame: pl.DataFrame) -> int:
         """Bulk-load ``frame`` (its ``columns`` then ``__bg_present``) into stage ``index``."""
         stage = self.stage_name(index)
@@ -433,30 +440,52 @@ class Dialect:
     def _key_match(self, key: Sequence[str], left: str, right: str) -> str:
         return " AND ".join(f"{left}.{self.quote(k)} = {right}.{self.quote(k)}" for k in key)
 
-    # The stage's __bg_present column: 0 = absent on blue (delete), 1 = present and already on
-    # green (update), 2 = present and missing on green (insert). mark_new_sql turns 1 into 2, so
-    # the INSERT and the UPDATE each touch exactly their own rows and report exact counts.
-    def mark_new_sql(self, table: Table, stage: str, key: Sequence[str]) -> str:
-        """Flag staged rows present on blue whose key green does not have yet."""
-        target = self.qualify(table.name)
-        p = self.quote(PRESENT)
+    # The one place the engines' apply syntax differs: PostgreSQL and SQLite alias the target
+    # of an UPDATE or DELETE itself (UPDATE t AS g ... FROM s, DELETE FROM t AS g). T-SQL cannot
+    # (update_from_alias / delete_alias False): it updates or deletes an alias that its FROM
+    # clause defines (UPDATE g ... FROM t AS g INNER JOIN s ON ..., DELETE g FROM t AS g).
+    def _update_aliased(self, table: str, alias: str, sets: str, where: str) -> str:
+        """UPDATE of one table under an alias (no join)."""
+        if self.update_from_alias:
+            return f"UPDATE {table} AS {alias} SET {sets} WHERE {where}"
+        return f"UPDATE {alias} SET {sets} FROM {table} AS {alias} WHERE {where}"
+
+    def _update_joined(self, target: str, sets: str, stage: str, on: str, where: str) -> str:
+        """UPDATE of ``target`` (alias ``g``) from the stage rows (alias ``s``) ``on`` matches."""
+        if self.update_from_alias:
+            return f"UPDATE {target} AS g SET {sets} FROM {stage} AS s WHERE {on} AND {where}"
         return (
-            f"UPDATE {stage} AS s SET {p} = 2 WHERE s.{p} = 1 AND NOT EXISTS "
-            f"(SELECT 1 FROM {target} AS g WHERE {self._key_match(key, 'g', 's')})"
+            f"UPDATE g SET {sets} FROM {target} AS g INNER JOIN {stage} AS s ON {on} WHERE {where}"
         )
 
+    def _delete_aliased(self, table: str, alias: str, where: str) -> str:
+        """DELETE from one table under an alias."""
+        if self.delete_alias:
+            return f"DELETE FROM {table} AS {alias} WHERE {where}"
+        return f"DELETE {alias} FROM {table} AS {alias} WHERE {where}"
+
+    # The stage's __bg_present column: 0 = absent on blue (delete), 1 = present (upsert). The
+    # UPDATE runs before the INSERT: it can only touch rows green already has, and the INSERT
+    # then adds the keys green still lacks, so each reports its own exact count without a
+    # marking pass over the stage (an UPDATE of the stage that cost as much as the INSERT).
     def insert_sql(
-        self, table: Table, stage: str, columns: Sequence[str], nulled: Sequence[str] = ()
+        self,
+        table: Table,
+        stage: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        nulled: Sequence[str] = (),
     ) -> str:
-        """Insert the staged rows flagged new; ``nulled`` columns are written as NULL (the first
-        pass over an FK cycle, whose second pass fills them in)."""
+        """Insert the staged rows present on blue whose key green lacks; ``nulled`` columns are
+        written as NULL (the first pass over an FK cycle, whose second pass fills them in)."""
         target = self.qualify(table.name)
         cols = ", ".join(self.quote(c) for c in columns)
         values = ", ".join("NULL" if c in nulled else f"s.{self.quote(c)}" for c in columns)
         override = self.identity_insert_clause if table.has_identity else ""
         return (
             f"INSERT INTO {target} ({cols}){override} SELECT {values} FROM {stage} AS s "
-            f"WHERE s.{self.quote(PRESENT)} = 2"
+            f"WHERE s.{self.quote(PRESENT)} = 1 AND NOT EXISTS "
+            f"(SELECT 1 FROM {target} AS g WHERE {self._key_match(key, 'g', 's')})"
         )
 
     def update_sql(
@@ -465,23 +494,22 @@ class Dialect:
         stage: str,
         columns: Sequence[str],
         key: Sequence[str],
-        include_new: bool = False,
     ) -> str:
-        """Overwrite green rows with staged values (``include_new``: also rows just inserted)."""
+        """Overwrite the green rows of keys staged as present with the staged values."""
         target = self.qualify(table.name)
         sets = ", ".join(f"{self.quote(c)} = s.{self.quote(c)}" for c in columns)
-        flag = "IN (1, 2)" if include_new else "= 1"
-        return (
-            f"UPDATE {target} AS g SET {sets} FROM {stage} AS s "
-            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} {flag}"
+        return self._update_joined(
+            target, sets, stage, self._key_match(key, "g", "s"), f"s.{self.quote(PRESENT)} = 1"
         )
 
     def delete_sql(self, table: Table, stage: str, key: Sequence[str]) -> str:
         """Delete green rows whose key is staged as absent on blue."""
         target = self.qualify(table.name)
-        return (
-            f"DELETE FROM {target} AS g WHERE EXISTS (SELECT 1 FROM {stage} AS s "
-            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0)"
+        return self._delete_aliased(
+            target,
+            "g",
+            f"EXISTS (SELECT 1 FROM {stage} AS s "
+            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0)",
         )
 
     def unlink_sql(
@@ -490,9 +518,8 @@ class Dialect:
         """Set cycle FK columns to NULL on rows about to be deleted (so the cycle can go)."""
         target = self.qualify(table.name)
         sets = ", ".join(f"{self.quote(c)} = NULL" for c in columns)
-        return (
-            f"UPDATE {target} AS g SET {sets} FROM {stage} AS s "
-            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0"
+        return self._update_joined(
+            target, sets, stage, self._key_match(key, "g", "s"), f"s.{self.quote(PRESENT)} = 0"
         )
 
     # ---- green: lookups of a mapping workbook (L) ----------------------------------------------
@@ -509,29 +536,51 @@ class Dialect:
             f"(SELECT 1 FROM {self.qualify(lookup.name)} AS l WHERE l.{v} = s.{sv})"
         )
 
-    def lookup_ambiguous_sql(self, lookup: Table, value: str, stage: str, value_col: str) -> str:
-        """Staged values that match more than one lookup row: (value, number of rows)."""
+    def lookup_ambiguous_sql(
+        self,
+        lookup: Table,
+        value: str,
+        stage: str,
+        value_col: str,
+        key_col: str | None = None,
+    ) -> str:
+        """Staged values that match more than one lookup row: (value, number of rows).
+
+        With ``key_col``, only the values :meth:`lookup_resolve_sql` left without a key are
+        checked (the ambiguous ones are among them). ``IN`` reads the stage once; a correlated
+        ``EXISTS`` ran, on SQLite, once per lookup row, scanning the unindexed stage each time."""
         v = self.quote(value)
+        unresolved = f" WHERE s.{self.quote(key_col)} IS NULL" if key_col else ""
         return (
-            f"SELECT l.{v}, COUNT(*) FROM {self.qualify(lookup.name)} AS l WHERE EXISTS "
-            f"(SELECT 1 FROM {stage} AS s WHERE s.{self.quote(value_col)} = l.{v}) "
+            f"SELECT l.{v}, COUNT(*) FROM {self.qualify(lookup.name)} AS l WHERE l.{v} IN "
+            f"(SELECT s.{self.quote(value_col)} FROM {stage} AS s{unresolved}) "
             f"GROUP BY l.{v} HAVING COUNT(*) > 1"
         )
 
     def lookup_resolve_sql(
         self, lookup: Table, key: str, value: str, stage: str, value_col: str, key_col: str
     ) -> str:
-        """Write each staged value's lookup key into the stage (a join, not a loop)."""
-        t = self.qualify(lookup.name)
-        match = f"l.{self.quote(value)} = s.{self.quote(value_col)}"
+        """Write each staged value's lookup key into the stage (a join, not a loop).
+
+        Only a value with exactly one lookup row gets its key (a window count, which works for
+        any key type); an ambiguous value stays NULL like a missing one, so the ambiguity check
+        runs only when :meth:`lookup_missing_sql` finds unresolved rows, instead of a second
+        join of the stage against the lookup table in every window."""
+        v, sv = self.quote(value), self.quote(value_col)
+        matched = (
+            f"SELECT l.{v} AS bg_value, l.{self.quote(key)} AS bg_key, "
+            f"COUNT(*) OVER (PARTITION BY l.{v}) AS bg_rows FROM {self.qualify(lookup.name)} AS l "
+            f"WHERE l.{v} IN (SELECT {sv} FROM {stage})"
+        )
+        on = f"m.bg_value = s.{sv} AND m.bg_rows = 1"
         if self.update_from_alias:
             return (
-                f"UPDATE {stage} AS s SET {self.quote(key_col)} = l.{self.quote(key)} "
-                f"FROM {t} AS l WHERE {match}"
+                f"UPDATE {stage} AS s SET {self.quote(key_col)} = m.bg_key "
+                f"FROM ({matched}) AS m WHERE {on}"
             )
         return (
-            f"UPDATE s SET {self.quote(key_col)} = l.{self.quote(key)} "
-            f"FROM {stage} AS s JOIN {t} AS l ON {match}"
+            f"UPDATE s SET {self.quote(key_col)} = m.bg_key "
+            f"FROM {stage} AS s JOIN ({matched}) AS m ON {on}"
         )
 
     def lookup_missing_sql(

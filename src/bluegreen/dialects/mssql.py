@@ -733,7 +733,7 @@ class MSSQLDialect(Dialect):
         return len(rows)
 
     # ---- green: apply --------------------------------------------------------------------------
-    # mark_new / update / delete / unlink are the general builder's: update_from_alias and
+    # insert / update / delete / unlink are the general builder's: update_from_alias and
     # delete_alias (False) make it write T-SQL's UPDATE g ... FROM t AS g and DELETE g FROM t AS g.
     def lock_row_sql(self, columns: Sequence[str], table: str, where: str) -> str:
         # T-SQL has no SELECT ... FOR UPDATE: UPDLOCK takes an update lock a second sync's

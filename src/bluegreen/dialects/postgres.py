@@ -52,6 +52,8 @@ class PostgresDialect(Dialect):
     truncate_invalidates: ClassVar[bool] = True
     watermark_has_position: ClassVar[bool] = True
     changes_in_key_order: ClassVar[bool] = True
+    threaded_reads: ClassVar[bool] = True
+    """psycopg connections are thread-safe and release the GIL while waiting on the server."""
 
     def __init__(self, connection: Any = None, url: SecretStr | None = None) -> None:
         super().__init__(connection, url)
@@ -427,6 +429,11 @@ class PostgresDialect(Dialect):
         n = frame.height
         self._stage_rows[index] = self._stage_rows.get(index, 0) + n
         return n
+
+    def truncate_stage(self, index: int) -> None:
+        # TRUNCATE gives the stage a fresh file: no dead rows left for the next batch to scan
+        self.execute(f"TRUNCATE {self.stage_name(index)}", doing="empty stage")
+        self._stage_rows[index] = 0
 
     def analyze_stage(self, index: int) -> None:
         if self._stage_rows.get(index, 0) >= _ANALYZE_ROWS:

@@ -238,15 +238,15 @@ class InitialLoad:
         key = target.key
         cyc = cycle_columns(self.plan, target)
         doing = f"load green table {table.name}"
-        g.execute(g.mark_new_sql(table, stage, key), doing=doing)
         if second_pass:
             if cyc:
                 g.execute(g.update_sql(table, stage, list(cyc), key), doing=doing)
             return
-        g.run_insert(table, g.insert_sql(table, stage, target.columns, cyc), doing)
+        # update first: it touches only rows green has; the insert then adds the missing keys
         cols = [c for c in target.columns if c not in key and c not in cyc]
         if cols:
             g.execute(g.update_sql(table, stage, cols, key), doing=doing)
+        g.run_insert(table, g.insert_sql(table, stage, target.columns, key, cyc), doing)
 
 
 def initial_load(

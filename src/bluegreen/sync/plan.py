@@ -124,6 +124,28 @@ class SyncPlan:
     def targets(self) -> list[Target]:
         return [t for s in self.sources for t in s.targets]
 
+    def streamed(self, source: Source) -> bool:
+        """Whether ``source``'s rows are applied batch by batch while they are read.
+
+        True when every green table it feeds takes only fact steps: nothing references it and
+        it is in no FK cycle, so no other table's apply needs this table's whole window staged
+        at once. Its batches then go read -> stage -> apply with a stage the size of one batch,
+        which keeps every statement small however large the backlog; the other tables are
+        staged whole first (their order needs it)."""
+        return all(
+            t.green.name not in self.order.referenced
+            and len(self.order.group_of(t.green.name).tables) == 1
+            for t in source.targets
+        )
+
+    def is_streamed(self, target_index: int) -> bool:
+        """Whether the target with ``target_index`` belongs to a streamed source."""
+        return any(
+            self.streamed(s)
+            for s in self.sources
+            if any(t.index == target_index for t in s.targets)
+        )
+
     def target(self, index: int) -> Target:
         return self.targets[index]
 
@@ -136,7 +158,11 @@ class SyncPlan:
         for name in self.skipped:
             lines.append(f"  skipped: {name}")
         lines.append("apply steps (one green transaction, then the watermark):")
-        lines.extend(f"  {i + 1:>3}. {step.describe()}" for i, step in enumerate(self.steps))
+        lines.extend(
+            f"  {i + 1:>3}. {step.describe()}"
+            + ("  [batch by batch, while reading]" if self.is_streamed(step.target) else "")
+            for i, step in enumerate(self.steps)
+        )
         return "\n".join(lines)
 
 
@@ -241,14 +267,18 @@ def assemble(
         if not dims:
             continue
         multi = len(group.tables) > 1
+        # Update before insert: the UPDATE can touch only rows green has, the INSERT then adds
+        # the keys green lacks (see Dialect.insert_sql). A cycle inserts first (a multi-table
+        # one with its FK columns NULL; a self-reference whole, checked at the statement's
+        # end), so that updated rows can point at new ones; its second pass then updates every
+        # staged row, the new ones included.
         for n in dims:
-            steps.append(
-                Step(
-                    "dimensions", "insert", by_table[n].index, n, cycle_columns(n) if multi else ()
-                )
-            )
-            if not multi:
-                steps.append(Step("dimensions", "update", by_table[n].index, n))
+            i = by_table[n].index
+            if not group.cyclic:
+                steps.append(Step("dimensions", "update", i, n))
+            steps.append(Step("dimensions", "insert", i, n, cycle_columns(n) if multi else ()))
+            if group.cyclic and not multi:
+                steps.append(Step("dimensions", "update", i, n, second_pass=True))
         if multi:  # second pass: every row exists now, so the cycle's FKs can be filled in
             steps.extend(
                 Step("dimensions", "update", by_table[n].index, n, second_pass=True) for n in dims
@@ -259,8 +289,8 @@ def assemble(
                 continue
             t = by_table[n].index
             steps.append(Step("facts", "delete", t, n))
-            steps.append(Step("facts", "insert", t, n))
             steps.append(Step("facts", "update", t, n))
+            steps.append(Step("facts", "insert", t, n))
     for group in reversed(order.groups):
         dims = [n for n in group.tables if n in order.referenced]
         if len(group.tables) > 1:

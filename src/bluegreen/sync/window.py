@@ -5,11 +5,17 @@
    table's change log must still cover the watermark, and every table's net changes are read
    joined to their current rows (one snapshot keeps foreign keys consistent across tables).
 3. Shape each batch with polars and bulk-load it into green's temporary stages (memory stays
-   bounded by the batch size however large the backlog).
+   bounded by the batch size however large the backlog). A stage is created only for a table
+   that has changed rows, and only such tables get apply statements: an idle window runs none.
 4. Apply by state in the same green transaction: upsert parents first, delete facts, then the
    deferred deletes on referenced (dimension) tables, children first; move the watermark and
    write the history row; commit. Any failure rolls back: green stays at its last watermark,
    and re-running the window is harmless because applying by state is idempotent.
+
+Tables that nothing references (facts, usually the big ones) are not staged whole: during the
+facts phase each batch is read, staged and applied in turn, in a stage the size of one batch,
+so statements stay small however large the backlog. Where the dialects allow it a worker thread
+reads blue's next batch while green applies the last (:mod:`bluegreen.sync.prefetch`).
 
 The phases are separate methods so the Prefect flow can show each as a task run; the green
 transaction stays open across them and commits once.
@@ -17,16 +23,20 @@ transaction stays open across them and commits once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+import polars as pl
 
 from bluegreen.dialects.base import Dialect
 from bluegreen.errors import ApplyError, BlueGreenError, ReseedRequired
 from bluegreen.sync.diagnose import find_culprit
-from bluegreen.sync.plan import PHASES, Phase, Step, SyncPlan
+from bluegreen.sync.plan import PHASES, Phase, Source, Step, SyncPlan
+from bluegreen.sync.prefetch import Prefetch
 from bluegreen.sync.shape import IdentityShaper, Shaper, batch_frame
 from bluegreen.sync.state import GreenState, TableStats, WindowRecord
 from bluegreen.watermark import Watermark
@@ -76,6 +86,7 @@ class Window:
         self.stats: dict[str, TableStats] = {}
         self.staged = StageStats()
         self.apply_seconds = 0.0
+        self._staged_targets: set[int] = set()  # stages created (and holding rows) this window
         self._t0 = 0.0
         self._started_at = dt.datetime.now(dt.UTC)
         self._open = False
@@ -131,71 +142,144 @@ class Window:
 
     # ---- phase 2: read blue's changes into green's stages -------------------------------------
     def stage(self) -> StageStats:
-        """Stream every table's net changes from the blue snapshot into green's stages."""
+        """Stream the net changes of every table that is staged whole into green's stages.
+
+        Streamed tables (see :meth:`SyncPlan.streamed`) are read during the facts phase."""
         assert self.since is not None and self.upto is not None
         log.debug("window phase: stage (%s -> %s)", self.since, self.upto)
         try:
+            whole = [s for s in self.plan.sources if not self.plan.streamed(s)]
+            for source in whole:
+                with self._reading(source) as frames:
+                    for frame in frames:
+                        self._load(source, frame)
+            if len(whole) == len(self.plan.sources):
+                # Blue's snapshot is no longer needed: release it before the (longer) apply.
+                self.blue.rollback()
             for target in self.plan.targets:
-                self.green.drop_stage(target.index)
-                self.green.create_stage(target.index, target.stage_columns)
-            for source in self.plan.sources:
-                t = time.perf_counter()
-                for batch in self.blue.read_changes(
-                    source.blue, self.since, self.upto, self.batch_size
-                ):
-                    t_loaded = time.perf_counter()
-                    self.staged.read_seconds += t_loaded - t
-                    frame = batch_frame(batch)
-                    for target, shaped in self.shaper.shape(source, frame, self.upto):
-                        self.green.load_stage(target.index, target.load_columns, shaped)
-                    self.staged.rows += len(batch.rows)
-                    self.staged.batches += 1
-                    t = time.perf_counter()
-                    self.staged.stage_seconds += t - t_loaded
-                self.staged.read_seconds += time.perf_counter() - t
-            # Blue's snapshot is no longer needed: release it before the (longer) apply.
-            self.blue.rollback()
-            for target in self.plan.targets:
-                self.green.analyze_stage(target.index)
-            # A mapping's set-based fixups on the loaded stages (lookups), before any apply.
-            finish = getattr(self.shaper, "finish_stage", None)
-            if finish is not None:
-                t = time.perf_counter()
-                finish(self.green, self.plan)
-                self.staged.stage_seconds += time.perf_counter() - t
+                if target.index in self._staged_targets:
+                    self.green.analyze_stage(target.index)
+            self._finish_lookups(whole)
         except BaseException:
             self.abort()
             raise
         return self.staged
 
+    @contextlib.contextmanager
+    def _reading(self, source: Source) -> Iterator[Iterator[pl.DataFrame]]:
+        """``source``'s batches as frames, read ahead by a worker where the dialect allows;
+        the time spent waiting for them counts as read time."""
+
+        def frames() -> Iterator[pl.DataFrame]:
+            assert self.since is not None and self.upto is not None
+            for batch in self.blue.read_changes(
+                source.blue, self.since, self.upto, self.batch_size
+            ):
+                yield batch_frame(batch)
+
+        if self.blue.threaded_reads:
+            with Prefetch(frames, name=str(source.blue.name)) as ahead:
+                yield self._timed(iter(ahead))
+        else:
+            yield self._timed(frames())
+
+    def _timed(self, frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        while True:
+            t = time.perf_counter()
+            frame = next(frames, None)
+            self.staged.read_seconds += time.perf_counter() - t
+            if frame is None:
+                return
+            yield frame
+
+    def _load(self, source: Source, frame: pl.DataFrame) -> None:
+        """Shape one batch and bulk-load it into its targets' stages (created on first use)."""
+        assert self.upto is not None
+        t = time.perf_counter()
+        for target, shaped in self.shaper.shape(source, frame, self.upto):
+            if target.index not in self._staged_targets:
+                self.green.drop_stage(target.index)
+                self.green.create_stage(target.index, target.stage_columns)
+                self._staged_targets.add(target.index)
+            self.green.load_stage(target.index, target.load_columns, shaped)
+        self.staged.rows += frame.height
+        self.staged.batches += 1
+        self.staged.stage_seconds += time.perf_counter() - t
+
+    def _finish_lookups(self, sources: list[Source]) -> None:
+        """A mapping's set-based fixups (lookups) on the loaded stages of ``sources``."""
+        finish = getattr(self.shaper, "finish_stage", None)
+        staged = [
+            replace(s, targets=tuple(t for t in s.targets if t.index in self._staged_targets))
+            for s in sources
+        ]
+        staged = [s for s in staged if s.targets]
+        if finish is None or not staged:
+            return
+        t = time.perf_counter()
+        finish(self.green, replace(self.plan, sources=tuple(staged)))
+        self.staged.stage_seconds += time.perf_counter() - t
+
     # ---- phase 3: apply -----------------------------------------------------------------------
     def apply(self, phase: Phase) -> dict[str, TableStats]:
-        """Run the plan's steps of ``phase`` against green (inside the window's transaction)."""
+        """Run the plan's steps of ``phase`` against green (inside the window's transaction);
+        the facts phase also reads, stages and applies the streamed tables batch by batch."""
         done: dict[str, TableStats] = {}
         t0 = time.perf_counter()
+        moved = self.staged.read_seconds + self.staged.stage_seconds
         log.debug("window phase: apply %s", phase)
         try:
-            for step in self.plan.steps:
-                if step.phase != phase:
-                    continue
-                if self.on_step is not None:
-                    self.on_step(step)
-                stats = done.setdefault(str(step.table), TableStats())
-                # kept until the commit (a release would cost a round trip per step); a
-                # rollback to the name goes to the newest, the one of the failed step
-                self.green.savepoint(STEP_SAVEPOINT)
-                try:
-                    self._run(step, stats, self.green.stage_name(step.target))
-                except ApplyError as exc:
-                    raise self._refused(step, exc) from exc
+            steps = [
+                s
+                for s in self.plan.steps
+                if s.phase == phase and not self.plan.is_streamed(s.target)
+            ]
+            self._run_steps(steps, done)
+            if phase == "facts":
+                self._stream(done)
         except BaseException:
             self.abort()
             raise
         finally:
-            self.apply_seconds += time.perf_counter() - t0
+            moved = self.staged.read_seconds + self.staged.stage_seconds - moved
+            self.apply_seconds += time.perf_counter() - t0 - moved
         for name, s in done.items():
             self.stats.setdefault(name, TableStats()).add(s)
         return done
+
+    def _run_steps(self, steps: list[Step], done: dict[str, TableStats]) -> None:
+        """Run ``steps`` in order, skipping tables with nothing staged this window."""
+        for step in steps:
+            if step.target not in self._staged_targets:
+                continue
+            if self.on_step is not None:
+                self.on_step(step)
+            stats = done.setdefault(str(step.table), TableStats())
+            # kept until the commit (a release would cost a round trip per step); a
+            # rollback to the name goes to the newest, the one of the failed step
+            self.green.savepoint(STEP_SAVEPOINT)
+            try:
+                self._run(step, stats, self.green.stage_name(step.target))
+            except ApplyError as exc:
+                raise self._refused(step, exc) from exc
+
+    def _stream(self, done: dict[str, TableStats]) -> None:
+        """Read, stage and apply each streamed table one batch at a time, then release blue."""
+        streamed = [s for s in self.plan.sources if self.plan.streamed(s)]
+        for source in streamed:
+            indexes = {t.index for t in source.targets}
+            steps = [s for s in self.plan.steps if s.phase == "facts" and s.target in indexes]
+            with self._reading(source) as frames:
+                for frame in frames:
+                    for index in indexes & self._staged_targets:
+                        self.green.truncate_stage(index)
+                    self._load(source, frame)
+                    for index in indexes & self._staged_targets:
+                        self.green.analyze_stage(index)
+                    self._finish_lookups([source])
+                    self._run_steps(steps, done)
+        if streamed:
+            self.blue.rollback()  # the last read of the window is done
 
     def _run(self, step: Step, stats: TableStats, stage: str) -> None:
         """Run ``step``'s statements against ``stage`` (the window's, or a narrowed one)."""
@@ -205,13 +289,12 @@ class Window:
         doing = f"{step.action} into green table {table.name} ({step.phase})"
         key = target.key
         if step.action == "insert":
-            green.execute(green.mark_new_sql(table, stage, key), doing=doing)
-            sql = green.insert_sql(table, stage, target.columns, step.nulled)
+            sql = green.insert_sql(table, stage, target.columns, key, step.nulled)
             stats.inserts += max(0, green.run_insert(table, sql, doing))
         elif step.action == "update":
             cols = [c for c in target.columns if c not in key]
             if cols:
-                sql = green.update_sql(table, stage, cols, key, include_new=step.second_pass)
+                sql = green.update_sql(table, stage, cols, key)
                 n = max(0, green.execute(sql, doing=doing))
                 # a cycle's second pass also rewrites the rows its first pass inserted
                 stats.updates += n - stats.inserts if step.second_pass else n
@@ -283,8 +366,8 @@ class Window:
                 history=history,
                 tables=[str(s.blue.name) for s in self.plan.sources],
             )
-            for target in self.plan.targets:
-                self.green.drop_stage(target.index)
+            for index in sorted(self._staged_targets):
+                self.green.drop_stage(index)
             self.green.commit()
             self._open = False
         except BaseException:

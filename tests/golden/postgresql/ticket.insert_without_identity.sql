@@ -1,1 +1,1 @@
-INSERT INTO "public"."ticket" ("subject", "body") OVERRIDING SYSTEM VALUE SELECT s."subject", s."body" FROM "bg_stage_3" AS s WHERE s."__bg_present" = 2;
+INSERT INTO "public"."ticket" ("subject", "body") OVERRIDING SYSTEM VALUE SELECT s."subject", s."body" FROM "bg_stage_3" AS s WHERE s."__bg_present" = 1 AND NOT EXISTS (SELECT 1 FROM "public"."ticket" AS g WHERE g."id" = s."id");

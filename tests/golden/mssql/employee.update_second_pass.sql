@@ -1,1 +1,0 @@
-UPDATE g SET [manager_id] = s.[manager_id], [name] = s.[name] FROM [dbo].[employee] AS g INNER JOIN #bg_stage_2 AS s ON g.[id] = s.[id] WHERE s.[__bg_present] IN (1, 2);

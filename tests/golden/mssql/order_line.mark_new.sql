@@ -1,1 +1,0 @@
-UPDATE s SET [__bg_present] = 2 FROM #bg_stage_1 AS s WHERE s.[__bg_present] = 1 AND NOT EXISTS (SELECT 1 FROM [dbo].[order_line] AS g WHERE g.[order_id] = s.[order_id] AND g.[line_no] = s.[line_no]);

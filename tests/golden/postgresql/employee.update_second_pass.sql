@@ -1,1 +1,0 @@
-UPDATE "public"."employee" AS g SET "manager_id" = s."manager_id", "name" = s."name" FROM "bg_stage_2" AS s WHERE g."id" = s."id" AND s."__bg_present" IN (1, 2);

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bluegreen.dialects import dialect_class
 from bluegreen.errors import ApplyError
 from bluegreen.sync.plan import Step
 from tests.conftest import EnginePair
@@ -30,7 +31,18 @@ def _star(pair: EnginePair, check: bool = False) -> None:
     sync(pair)
 
 
-def test_many_batches_of_facts_in_one_window(pair: EnginePair) -> None:
+@pytest.fixture
+def apply_every(
+    pair: EnginePair, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> int:
+    """Make green's dialect apply a streamed stage once it holds this many rows."""
+    rows = getattr(request, "param", 1)
+    monkeypatch.setattr(dialect_class(pair.green_url), "stream_apply_rows", rows)
+    return rows
+
+
+@pytest.mark.parametrize("apply_every", [1, 20], indirect=True)
+def test_many_batches_of_facts_in_one_window(pair: EnginePair, apply_every: int) -> None:
     _star(pair)
     pair.run(
         "blue",
@@ -55,14 +67,17 @@ def test_many_batches_of_facts_in_one_window(pair: EnginePair) -> None:
     assert (sale.inserts, sale.updates, sale.deletes) == (39, len(changed), 10)
     assert (region.inserts, region.deferred_deletes) == (1, 1)
     fact_steps = [s for s in steps if s.table.name == "sale"]
-    # one delete/update/insert per batch: 40 new keys (120 staged as absent), the changed
-    # ones and the 10 deleted, in batches of 7
+    # one delete/update/insert per apply: 40 new keys (120 staged as absent), the changed
+    # ones and the 10 deleted, in batches of 7, applied whenever the stage holds apply_every
     keys = 40 + len(changed) + 10
     batches = -(-keys // 7)
-    assert len(fact_steps) == 3 * batches, [s.describe() for s in fact_steps]
+    per_apply = -(-apply_every // 7)
+    assert len(fact_steps) == 3 * -(-batches // per_apply), [s.describe() for s in fact_steps]
 
 
-def test_refused_row_in_a_middle_batch_rolls_back_the_whole_window(pair: EnginePair) -> None:
+def test_refused_row_in_a_middle_batch_rolls_back_the_whole_window(
+    pair: EnginePair, apply_every: int
+) -> None:
     _star(pair, check=True)
     before, mark = digests(pair, "green"), watermark(pair)
     # the refused row sits in a middle batch: earlier batches applied, later ones not yet read

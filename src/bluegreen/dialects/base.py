@@ -84,6 +84,10 @@ class Dialect:
     """The change-log read sorts the changed keys before joining them to the current rows
     (PostgreSQL: its planner may otherwise hash them into random order; sorted, the join walks
     the primary key in order and green's apply gets its rows in key order)."""
+    stream_apply_rows: ClassVar[int] = 500_000
+    """Rows a streamed (fact) table's stage collects before it is applied. PostgreSQL joins a
+    stage to its target by hashing the stage and scanning the whole target whatever the
+    stage's size, so fewer, larger applies cost fewer scans of a big table."""
     threaded_reads: ClassVar[bool] = False
     """The connection may be driven from a worker thread, so a window reads blue's next batch
     while green applies the last (the driver releases the GIL while it waits)."""

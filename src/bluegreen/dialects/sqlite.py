@@ -65,6 +65,8 @@ class SQLiteDialect(Dialect):
     paramstyle: ClassVar[str] = "qmark"
     # SQLite stores every INTEGER as up to 64 bits, whatever width the declaration suggests.
     type_meanings: ClassVar[dict[str, str]] = {"integer": "bigint", "int": "bigint"}
+    # SQLite joins by index lookups, so a stage the size of one batch costs no table scan
+    stream_apply_rows: ClassVar[int] = 1
     # opened with check_same_thread=False, and sqlite3 releases the GIL inside each step
     threaded_reads: ClassVar[bool] = True
     # BEGIN IMMEDIATE already holds the database's write lock; SQLite has no row locks.

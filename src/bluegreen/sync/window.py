@@ -264,22 +264,38 @@ class Window:
                 raise self._refused(step, exc) from exc
 
     def _stream(self, done: dict[str, TableStats]) -> None:
-        """Read, stage and apply each streamed table one batch at a time, then release blue."""
+        """Read, stage and apply each streamed table in turn, then release blue's snapshot.
+
+        The stage is applied (and emptied) whenever it holds the dialect's
+        ``stream_apply_rows``, and once more at the end of the table."""
         streamed = [s for s in self.plan.sources if self.plan.streamed(s)]
+        every = max(1, self.green.stream_apply_rows)
         for source in streamed:
             indexes = {t.index for t in source.targets}
             steps = [s for s in self.plan.steps if s.phase == "facts" and s.target in indexes]
+            pending = 0
             with self._reading(source) as frames:
                 for frame in frames:
-                    for index in indexes & self._staged_targets:
-                        self.green.truncate_stage(index)
+                    if pending == 0:
+                        for index in indexes & self._staged_targets:
+                            self.green.truncate_stage(index)
                     self._load(source, frame)
-                    for index in indexes & self._staged_targets:
-                        self.green.analyze_stage(index)
-                    self._finish_lookups([source])
-                    self._run_steps(steps, done)
+                    pending += frame.height
+                    if pending >= every:
+                        self._apply_stage(source, steps, done)
+                        pending = 0
+            if pending:
+                self._apply_stage(source, steps, done)
         if streamed:
             self.blue.rollback()  # the last read of the window is done
+
+    def _apply_stage(self, source: Source, steps: list[Step], done: dict[str, TableStats]) -> None:
+        """Apply what the streamed ``source`` has staged so far."""
+        for target in source.targets:
+            if target.index in self._staged_targets:
+                self.green.analyze_stage(target.index)
+        self._finish_lookups([source])
+        self._run_steps(steps, done)
 
     def _run(self, step: Step, stats: TableStats, stage: str) -> None:
         """Run ``step``'s statements against ``stage`` (the window's, or a narrowed one)."""

@@ -402,6 +402,7 @@ class Window:
     checks: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    keys_in_freeze: int | None = None  # the cutover's keyed verify: changed keys it compared
 
     @property
     def ok(self) -> bool:
@@ -531,6 +532,10 @@ def run_cutover(pg: PgServer, seed_name: str, rows: int, prefix: str, s: Setting
     win.engine_seconds = getattr(receipt, "freeze_seconds", None)
     win.phases = {k: v for k, v in receipt.phase_seconds().items() if v is not None}
     win.notes += [f"the sync follower stopped on an error: {e}" for e in follower.errors]
+    for i, r in enumerate(getattr(receipt, "pre_verification", []) or []):
+        win.notes.append(f"pre-verify pass {i + 1} ({r.seconds:.2f} s): {r.summary()}")
+    if getattr(receipt, "verification", None) is not None:
+        win.keys_in_freeze = receipt.verification.keys_checked
     frozen_at = _epoch(getattr(receipt, "freeze_confirmed_at", None))
     measure_writer(win, writer, "blue", "green", since, frozen_at)
     if win.outcome != "switched":
@@ -548,7 +553,7 @@ def run_cutover(pg: PgServer, seed_name: str, rows: int, prefix: str, s: Setting
         db.close()
     win.checks["blue's change log is empty after the freeze"] = later == 0
     verification = receipt.verification
-    win.checks["green = blue at the switch (verify_pair)"] = bool(
+    win.checks["green = blue at the switch (pre-verify + keyed verify)"] = bool(
         verification is not None and verification.ok
     )
     if verification is not None:
@@ -718,7 +723,9 @@ def report(results: Sequence[SizeResult], seconds: float | None = None) -> None:
                 r.rows,
                 _s(c.writer_seconds if c else None),
                 _s(c.engine_seconds if c else None),
+                _s(c.phases.get("pre-verify") if c else None),
                 _s(c.phases.get("verify") if c else None),
+                "-" if c is None or c.keys_in_freeze is None else f"{c.keys_in_freeze:,}",
                 _s(_without_verify(c)),
                 _s(w.writer_seconds if w else None),
                 _s(w.engine_seconds if w else None),
@@ -731,7 +738,9 @@ def report(results: Sequence[SizeResult], seconds: float | None = None) -> None:
             "rows",
             "cutover freeze s (writer)",
             "(engine)",
+            "pre-verify s (live)",
             "of which verify s",
+            "keys verified in freeze",
             "(engine) less verify",
             "rolling read-only s (writer)",
             "(engine)",

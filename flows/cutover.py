@@ -1,9 +1,11 @@
 """The cutover: freeze production, drain, verify, switch traffic to green, record a receipt.
 
-The engine runs the phases (preflight, freeze, drain, verify, switch, receipt) inside the one
-``cutover`` task run; each phase is a log line as it starts and as it ends, and the receipt is
-published under stable keys: ``bluegreen-cutover-<pair>`` (a table, one row per phase, with the
-summary as its description) and ``bluegreen-cutover-<pair>-receipt`` (all of it, markdown and
+The engine runs the phases (preflight, pre-verify, freeze, drain, verify, switch, receipt) inside
+the one ``cutover`` task run (the pre-verify compares every row before the freeze, the sync still
+running; the verify inside it only the keys blue changed since: see ``bluegreen.release.cutover``);
+each phase is a log line as it starts and as it ends, and the receipt is published under stable
+keys: ``bluegreen-cutover-<pair>`` (a table, one row per phase, with the summary as its
+description) and ``bluegreen-cutover-<pair>-receipt`` (all of it, markdown and
 JSON). Just before the freeze, a phase hook pauses the pair's sync schedule: the final drain is
 the last sync in this direction.
 

@@ -43,7 +43,7 @@ def test_quick_run_switches_under_the_writer_and_checks_pass(
         assert w.writer_seconds is not None and w.writer_seconds > 0, w.method
         assert w.engine_seconds is not None and w.engine_seconds > 0, w.method
         assert w.checks and all(w.checks.values()), (w.method, w.checks, w.notes)
-    assert cut.checks["green = blue at the switch (verify_pair)"]
+    assert cut.checks["green = blue at the switch (pre-verify + keyed verify)"]
     assert cut.checks["blue accepted no write after its freeze"]
     assert "verify" in cut.phases and "copy" in rolling.phases
     assert _bench_databases() <= before, "the benchmark left databases behind"

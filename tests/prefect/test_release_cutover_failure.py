@@ -1,8 +1,8 @@
 """A cutover flow whose phase fails: production stays writable, routing stays where it was, the
 sync schedule the freeze hook paused is resumed, and the run fails with the receipt's reason.
 
-Two real failures, no mocks: green holds a row production does not (the verify phase finds it
-after the freeze and the drain), and a command switch that refuses to point at green (the
+Two real failures, no mocks: green holds a row production does not (the pre-verify phase finds
+it before anything is frozen), and a command switch that refuses to point at green (the
 switch phase, after which the engine must route back)."""
 
 from __future__ import annotations
@@ -51,31 +51,31 @@ def _assert_blue_kept_production(pair: EnginePair, name: str, schedule) -> None:
 
 def test_verify_failure_leaves_blue_writable_and_the_variable_on_blue(prepared):
     pair, name, schedule = prepared
-    # green drifts from blue: nothing the drain replays can fix it, so verify must catch it
+    # green drifts from blue on a key blue never changed: the pre-verify catches it unfrozen
     pair.run("green", "UPDATE customers SET name = 'tampered' WHERE id = 3")
 
     state = cutover(pair=name, return_state=True)
 
     assert state.is_failed()
-    assert "stopped in phase verify" in state.message and "green differs from blue" in state.message
+    assert "stopped in phase pre-verify" in state.message
+    assert "green differs from blue" in state.message
     assert "blue keeps production" in state.message  # the fix
     assert Variable.get(default_variable(name)) == "blue"  # routing unchanged
     _assert_blue_kept_production(pair, name, schedule)
     phases, summary = latest_table(release_key("cutover", name))
     assert [(p["phase"], p["outcome"]) for p in phases] == [
         ("preflight", "ok"),
-        ("freeze", "ok"),
-        ("drain", "ok"),
-        ("verify", "failed"),
+        ("pre-verify", "failed"),
+        ("freeze", "pending"),
+        ("drain", "pending"),
+        ("verify", "pending"),
         ("switch", "pending"),
         ("receipt", "pending"),
     ]
-    assert "Stopped in phase **verify**" in summary
-    assert "blue unfrozen after the failure: yes" in summary
+    assert "Stopped in phase **pre-verify**" in summary
     messages = [log.message for log in flow_run_logs(state.state_details.flow_run_id)]
-    assert any("cutover: phase verify started" in m for m in messages)
-    assert any("paused the sync schedule" in m for m in messages)
-    assert any("resumed the sync schedule" in m for m in messages)
+    assert any("cutover: phase pre-verify started" in m for m in messages)
+    assert not any("paused the sync schedule" in m for m in messages)  # never frozen
 
 
 def test_switch_failure_routes_back_to_blue(prepared, tmp_path: Path):
@@ -96,7 +96,7 @@ def test_switch_failure_routes_back_to_blue(prepared, tmp_path: Path):
     assert routing.read_text().strip() == "blue"  # pointed back, and confirmed
     _assert_blue_kept_production(pair, name, schedule)
     phases, summary = latest_table(release_key("cutover", name))
-    assert [p["outcome"] for p in phases] == ["ok", "ok", "ok", "ok", "failed", "pending"]
+    assert [p["outcome"] for p in phases] == ["ok"] * 5 + ["failed", "pending"]
     assert "traffic now on: blue" in summary
     green = pair.green()
     assert green.tracked_tables() == []  # the switch phase's tracking on green was undone

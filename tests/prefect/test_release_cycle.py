@@ -89,7 +89,7 @@ def test_release_cycle_at_flow_level(pair: EnginePair, save_pair, sync_deploymen
     # ---- a dry run: the preflight only, nothing frozen, nothing paused ----------------------
     dry = cutover(pair=name, dry_run=True)
     assert dry["outcome"] == "dry-run", dry["reason"]
-    assert [p["outcome"] for p in dry["phases"]] == ["ok"] + ["skipped"] * 5
+    assert [p["outcome"] for p in dry["phases"]] == ["ok"] + ["skipped"] * 6
     assert not is_frozen(pair.blue_url) and not deployment_paused(schedule)
 
     # ---- cutover: traffic moves to green; the sync stays paused -----------------------------
@@ -103,6 +103,7 @@ def test_release_cycle_at_flow_level(pair: EnginePair, save_pair, sync_deploymen
     phases, summary = latest_table(release_key("cutover", name))
     assert [p["phase"] for p in phases] == [
         "preflight",
+        "pre-verify",
         "freeze",
         "drain",
         "verify",
@@ -114,7 +115,7 @@ def test_release_cycle_at_flow_level(pair: EnginePair, save_pair, sync_deploymen
     full = Artifact.get(release_key("cutover", name, "receipt"))
     assert full is not None and receipt["id"] in str(full.data)
     logs = [log.message for log in flow_run_logs(state.state_details.flow_run_id)]
-    for phase in ("preflight", "freeze", "drain", "verify", "switch", "receipt"):
+    for phase in ("preflight", "pre-verify", "freeze", "drain", "verify", "switch", "receipt"):
         assert any(f"cutover: phase {phase} done" in m for m in logs), phase
 
     # the application now writes to green, the new production

@@ -87,6 +87,7 @@ def _assert_untouched(pair: EnginePair, rp: ReleasePair, switch: FileSwitch, tag
 
 PHASES = [
     ("preflight", "after"),
+    ("pre-verify", "after"),
     ("freeze", "after"),
     ("drain", "after"),
     ("verify", "after"),
@@ -103,11 +104,12 @@ def test_fault_in_a_phase_unfreezes_blue_and_keeps_routing(ready, phase: str, wh
     receipt = err.value.receipt
     assert receipt.failed_phase == phase
     assert "injected fault" in (receipt.reason or "")
-    assert receipt.outcome == ("stopped" if phase == "preflight" else "failed")
+    before_freeze = phase in ("preflight", "pre-verify")
+    assert receipt.outcome == ("stopped" if before_freeze else "failed")
     assert receipt.phase(phase).outcome == "failed"
     later = [p.outcome for p in receipt.phases[[p.name for p in receipt.phases].index(phase) + 1 :]]
     assert set(later) <= {"pending"}
-    if phase == "preflight":
+    if before_freeze:
         assert receipt.blue_unfrozen is None and receipt.freeze_started_at is None
     else:
         assert receipt.blue_unfrozen is True
@@ -185,26 +187,83 @@ def test_dry_run_runs_only_the_preflight(ready) -> None:
     pair, rp, switch = ready
     receipt = cutover(rp, switch, dry_run=True)
     assert receipt.outcome == "dry-run"
-    assert [p.outcome for p in receipt.phases] == ["ok"] + ["skipped"] * 5
+    assert [p.outcome for p in receipt.phases] == ["ok"] + ["skipped"] * 6
     assert "freeze" in receipt.extra["plan"] and "verify" in receipt.extra["plan"]
     assert plan_cutover(rp, switch).describe() == receipt.extra["plan"]
     _assert_untouched(pair, rp, switch, "dry-run")
 
 
-def test_a_verification_mismatch_aborts(ready) -> None:
+def test_a_mismatch_on_an_unchanged_key_stops_before_the_freeze(ready) -> None:
     pair, rp, switch = ready
-    # green drifts behind the sync's back: the cutover must refuse to switch to it
+    # green drifts behind the sync's back on a key blue never changes: the pre-verify (every
+    # row but the changed keys, blue live) must refuse before anything is frozen
     pair.run("green", "UPDATE region SET name = 'drift' WHERE id = 1")
     try:
         with pytest.raises(CutoverFailed) as err:
             cutover(rp, switch)
         receipt = err.value.receipt
-        assert receipt.failed_phase == "verify"
-        assert receipt.verification is not None and not receipt.verification.ok
-        assert [t.green_table.split(".")[-1] for t in receipt.verification.mismatches] == ["region"]
+        assert receipt.failed_phase == "pre-verify" and receipt.outcome == "stopped"
+        assert receipt.freeze_started_at is None and receipt.blue_unfrozen is None
+        assert receipt.verification is None  # the in-freeze verify never ran
+        (report,) = receipt.pre_verification
+        assert report.mode == "unchanged" and not report.ok
+        assert [t.green_table.split(".")[-1] for t in report.mismatches] == ["region"]
+        assert "green differs from blue" in (receipt.reason or "")
+        assert "region" in (receipt.reason or "") and "never frozen" in (receipt.fix or "")
     finally:
         pair.run("green", "UPDATE region SET name = 'r1' WHERE id = 1")
     _assert_untouched(pair, rp, switch, "mismatch")
+
+
+def test_a_mismatch_on_a_changed_key_is_caught_inside_the_freeze(ready) -> None:
+    pair, rp, switch = ready
+
+    def before(phase: str) -> None:
+        if phase == "freeze":  # after the pre-verify: a key changed after its watermark
+            pair.run("blue", "UPDATE customer SET name = 'late' WHERE id = 5")
+        if phase == "verify":  # after the drain brought it over: green's row goes wrong
+            pair.run("green", "UPDATE customer SET name = 'corrupt' WHERE id = 5")
+
+    try:
+        with pytest.raises(CutoverFailed) as err:
+            cutover(rp, switch, hooks=PhaseHooks(before=before))
+        receipt = err.value.receipt
+        assert receipt.failed_phase == "verify" and receipt.outcome == "failed"
+        assert receipt.blue_unfrozen is True and receipt.freeze_seconds is not None
+        assert receipt.pre_verification and receipt.pre_verification[-1].ok
+        report = receipt.verification
+        assert report is not None and report.mode == "keyed" and not report.ok
+        assert report.since == receipt.verified_through
+        assert report.keys_checked is not None and report.keys_checked >= 1
+        assert [t.green_table.split(".")[-1] for t in report.mismatches] == ["customer"]
+        assert "green differs from blue" in (receipt.reason or "")
+    finally:
+        pair.run("green", "UPDATE customer SET name = 'late' WHERE id = 5")
+    _assert_untouched(pair, rp, switch, "keyed-mismatch")
+
+
+def test_keyed_pre_verify_passes_and_a_clean_keyed_verify(ready) -> None:
+    pair, rp, switch = ready
+    # changes the sync has not applied yet: the pre-verify leaves them out, then (with no key
+    # allowed for the freeze) runs keyed passes until its pass limit
+    pair.run(
+        "blue",
+        "UPDATE customer SET name = 'pending' WHERE id = 7",
+        "DELETE FROM event WHERE id = (SELECT MAX(id) FROM event)",
+    )
+    with pytest.raises(CutoverFailed) as err:  # stop after the verify: the pair stays as is
+        cutover(rp, switch, hooks=_fail("verify", "after"), pre_verify_keys=0, pre_verify_passes=3)
+    receipt = err.value.receipt
+    modes = [r.mode for r in receipt.pre_verification]
+    assert modes == ["unchanged", "keyed", "keyed"]
+    assert all(r.ok for r in receipt.pre_verification)
+    assert receipt.pre_verification[0].keys_deferred == 2
+    assert receipt.pre_verification[1].keys_checked == 0  # the sync did not move: all deferred
+    report = receipt.verification
+    assert report is not None and report.ok and report.keys_checked == 2
+    assert report.keys_deferred == 0
+    assert "changed key(s) left for the freeze" in receipt.markdown()
+    _assert_untouched(pair, rp, switch, "keyed-ok")
 
 
 def test_receipt_as_json_holds_no_secret(ready) -> None:

@@ -92,12 +92,13 @@ def test_release_cycle_under_a_live_writer(pair: EnginePair, tmp_path: Path) -> 
         receipt = cutover(rp, switch, freeze_budget=5.0, max_pending=100_000)
         assert receipt.outcome == "switched", receipt.markdown()
         assert switch.active() == "green"
-        assert [p.outcome for p in receipt.phases] == ["ok"] * 6
+        assert [p.outcome for p in receipt.phases] == ["ok"] * 7
         assert receipt.version_at_freeze is not None and receipt.version_after_drain is not None
         assert receipt.verification is not None and receipt.verification.ok
         assert receipt.freeze_seconds is not None and receipt.freeze_seconds < 15
         assert set(receipt.phase_seconds()) == {
             "preflight",
+            "pre-verify",
             "freeze",
             "drain",
             "verify",

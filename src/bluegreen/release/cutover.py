@@ -2,16 +2,25 @@
 
 1. ``preflight``: every gate (:mod:`bluegreen.release.preflight`); a closed gate stops here
    with the reasons, and nothing was touched.
-2. ``freeze``: blue's writes are refused (``Dialect.freeze``) and the freeze is confirmed (a
+2. ``pre-verify`` (blue live, the sync running): every row of blue through the mapping against
+   green at its watermark W, leaving out the keys blue changed after W (their rows are moving);
+   then keyed passes over just those keys move W forward until few are left. Green changes only
+   through the sync, which applies exactly the keys blue's change log names, so this proves
+   green equals blue on every key not changed after W. A mismatch stops here (a gate): nothing
+   was touched. W is recorded (``verified_through``).
+3. ``freeze``: blue's writes are refused (``Dialect.freeze``) and the freeze is confirmed (a
    freeze that cannot be confirmed is a failure); blue's version at the freeze is recorded. The
    flow pauses the sync schedule from the ``after`` hook of this phase.
-3. ``drain``: a final sync to blue's current (frozen) version.
-4. ``verify``: per green table, row counts and a content hash of blue seen through the
-   mapping against green (:mod:`bluegreen.release.verify`); a mismatch aborts.
-5. ``switch``: green's identity counters move past its largest keys; change tracking is
+4. ``drain``: a final sync to blue's current (frozen) version.
+5. ``verify``: only the keys blue changed after W: blue's (frozen) rows of those keys through
+   the mapping against green's rows of the same keys, read by key (counts and content hashes
+   per green table, :func:`bluegreen.release.verify.verify_changed`); with the pre-verify this
+   proves green equals blue everywhere, in time that grows with the writes since W, not with
+   the database. A mismatch aborts.
+6. ``switch``: green's identity counters move past its largest keys; change tracking is
    enabled on green and its position recorded (a rollback counts the writes green takes after
    this point); then the traffic switch points at green, and green is marked production.
-6. ``receipt``: the receipt is stored on green (a rollback in another process reads it).
+7. ``receipt``: the receipt is stored on green (a rollback in another process reads it).
 
 A failure in any phase before the switch points at green unfreezes blue and leaves routing
 unchanged (if the switch itself failed half-way, it is pointed back at blue first; when that
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,13 +60,20 @@ from bluegreen.release.records import (
 from bluegreen.release.store import LAST_CUTOVER, ReleaseStore
 from bluegreen.release.switch import TrafficSwitch
 from bluegreen.release.traffic import FreezeAndSwitch, freeze_confirmed, point_confirmed
-from bluegreen.release.verify import VerifyReport, verify_pair
+from bluegreen.release.verify import VerifyReport, verify_changed, verify_unchanged
 from bluegreen.sync.runner import RunSummary
 from bluegreen.watermark import Watermark
 
 log = logging.getLogger("bluegreen.release")
 
 CutoverPlan = PhasePlan
+
+PRE_VERIFY_KEYS = 1_000
+"""The pre-verify ends after a keyed pass that met at most this many changed keys (the full
+pass is always followed by one: blue keeps moving while it reads every row)."""
+PRE_VERIFY_PASSES = 6
+"""Pre-verify passes at most (the full pass, then keyed ones) under a write load that keeps
+the sync behind; the freeze then checks what is left."""
 
 
 class CutoverFailed(ReleaseFailed):
@@ -81,6 +98,9 @@ class CutoverReceipt(Receipt):
     freeze_ended_at: str | None = None
     freeze_seconds: float | None = None
     drain: RunSummary | None = None
+    pre_verification: list[VerifyReport] = field(default_factory=list)
+    verified_through: Watermark | None = None
+    pre_verify_seconds: float | None = None
     verification: VerifyReport | None = None
     identities: list[str] = field(default_factory=list)
     green_tracking: list[str] = field(default_factory=list)
@@ -106,6 +126,16 @@ class CutoverReceipt(Receipt):
             out.append(("green watermark after drain", str(self.version_after_drain)))
         if self.freeze_seconds is not None:
             out.append(("write freeze", f"{self.freeze_seconds:.3f} s"))
+        if self.pre_verification:
+            last = self.pre_verification[-1]
+            out.append(
+                (
+                    "pre-verify (before the freeze)",
+                    f"{len(self.pre_verification)} pass(es) in {self.pre_verify_seconds or 0:.2f} s"
+                    f"; green proven equal through {self.verified_through}; "
+                    f"{last.keys_deferred} changed key(s) left for the freeze",
+                )
+            )
         if self.verification is not None:
             out.append(("verification", self.verification.summary()))
         if self.routing_after is not None:
@@ -128,8 +158,12 @@ class _Cutover(FreezeAndSwitch[CutoverReceipt]):
         freeze_budget: float,
         default_apply_rate: float,
         drain_budget: float | None,
+        verify_keys: int = PRE_VERIFY_KEYS,
+        verify_passes: int = PRE_VERIFY_PASSES,
     ) -> None:
         super().__init__(pair, switch, receipt)
+        self.verify_keys = verify_keys
+        self.verify_passes = verify_passes
         self.max_pending = max_pending
         self.freeze_budget = freeze_budget
         self.default_apply_rate = default_apply_rate
@@ -145,10 +179,20 @@ class _Cutover(FreezeAndSwitch[CutoverReceipt]):
                 self.preflight,
             ),
             Phase(
+                "pre-verify",
+                f"before the freeze: every row but those changed since {g}'s watermark W, "
+                "then keyed passes moving W forward (counts and hashes through the mapping)",
+                self.pre_verify,
+            ),
+            Phase(
                 "freeze", f"refuse writes on {b} and confirm it; record its version", self.freeze
             ),
             Phase("drain", f"final sync to {b}'s frozen version", self.drain),
-            Phase("verify", "row counts and content hashes through the mapping", self.verify),
+            Phase(
+                "verify",
+                "the keys changed since W: counts and content hashes through the mapping",
+                self.verify,
+            ),
             Phase("switch", f"move {g}'s identities; track {g}; point traffic at {g}", self.point),
             Phase("receipt", f"store this receipt on {g} ({p.stream})", self.store),
         ]
@@ -172,6 +216,48 @@ class _Cutover(FreezeAndSwitch[CutoverReceipt]):
         if not pf.ok:
             raise GateFailed(f"preflight gate(s) closed: {pf.reason()}", fix=pf.fix())
         return f"{pf.pending_total} pending; predicted drain {pf.predicted_freeze or 0:.2f} s"
+
+    def pre_verify(self) -> str:
+        r = self.receipt
+        t0 = time.perf_counter()
+        try:
+            blue = self.sessions.open(self.pair.blue_url)
+            green = self.sessions.open(self.pair.green_url)
+            plan, shaper = self.pair.plan(blue, green)
+            stream, batch = self.pair.stream, self.pair.batch_size
+            report = verify_unchanged(blue, green, plan, shaper, stream=stream, batch_size=batch)
+            while True:
+                r.pre_verification.append(report)
+                if not report.ok:
+                    raise GateFailed(
+                        f"green differs from blue (through the mapping) before the freeze: "
+                        f"{report.summary()}",
+                        fix="blue keeps production and was never frozen; compare the tables "
+                        "named (bluegreen verify), fix green or the mapping (or re-seed green), "
+                        "let the sync catch up, then cut over again",
+                    )
+                r.verified_through = report.green_watermark
+                # a pass's own keys measure how far blue moves while one runs: once a keyed
+                # pass had few, the keys left for the freeze are fewer still
+                moved = (report.keys_checked or 0) + (report.keys_deferred or 0)
+                if report.mode == "keyed" and moved <= self.verify_keys:
+                    break
+                if len(r.pre_verification) >= self.verify_passes:
+                    break
+                assert report.green_watermark is not None
+                since = report.green_watermark
+                report = verify_changed(
+                    blue, green, plan, since, shaper, stream=stream, batch_size=batch
+                )
+        finally:
+            r.pre_verify_seconds = time.perf_counter() - t0
+            # the freeze ends other sessions (PostgreSQL): close ours first
+            self.sessions.close_all()
+        last = r.pre_verification[-1]
+        return (
+            f"{len(r.pre_verification)} pass(es): green = blue through {r.verified_through}; "
+            f"{last.keys_deferred} changed key(s) left for the freeze"
+        )
 
     def freeze(self) -> str:
         ctl = self.sessions.open(self.pair.blue_url)
@@ -212,12 +298,30 @@ class _Cutover(FreezeAndSwitch[CutoverReceipt]):
         blue = self.sessions.open(self.pair.blue_url)
         green = self.sessions.open(self.pair.green_url)
         plan, shaper = self.pair.plan(blue, green)
-        report = verify_pair(
-            blue, green, plan, shaper, stream=self.pair.stream, batch_size=self.pair.batch_size
+        since = self.receipt.verified_through
+        if since is None:
+            raise TerminalError(
+                "no pre-verified watermark: the keyed verify has nothing to start from",
+                fix="run the cutover whole (the pre-verify phase records it)",
+            )
+        report = verify_changed(
+            blue,
+            green,
+            plan,
+            since,
+            shaper,
+            stream=self.pair.stream,
+            batch_size=self.pair.batch_size,
         )
         self.receipt.verification = report
         self.sessions.close(blue)
         self.sessions.close(green)
+        if report.keys_deferred:
+            raise VerificationFailed(
+                f"green's watermark {report.green_watermark} is short of blue's frozen version "
+                f"{report.blue_version}: {report.keys_deferred} changed key(s) were not checked",
+                fix="blue keeps production; let the sync catch up, then cut over again",
+            )
         if not report.ok:
             raise VerificationFailed(
                 f"green differs from blue (through the mapping): {report.summary()}",
@@ -302,11 +406,15 @@ def cutover(
     freeze_budget: float = 5.0,
     default_apply_rate: float = DEFAULT_APPLY_RATE,
     drain_budget: float | None = 120.0,
+    pre_verify_keys: int = PRE_VERIFY_KEYS,
+    pre_verify_passes: int = PRE_VERIFY_PASSES,
     hooks: PhaseHooks | None = None,
     dry_run: bool = False,
 ) -> CutoverReceipt:
     """Cut traffic over from blue to green (see the module docstring).
 
+    ``pre_verify_keys``: the pre-verify stops after a keyed pass that met at most this many
+    changed keys (else it runs another, up to ``pre_verify_passes`` passes in all).
     ``dry_run`` runs only the preflight (read-only) and returns the receipt with the plan in
     ``extra["plan"]``. Otherwise returns the receipt of a cutover that switched, or raises
     :class:`CutoverFailed` whose ``receipt`` names the phase, the reason and the fix, and
@@ -326,6 +434,8 @@ def cutover(
         freeze_budget=freeze_budget,
         default_apply_rate=default_apply_rate,
         drain_budget=drain_budget,
+        verify_keys=pre_verify_keys,
+        verify_passes=pre_verify_passes,
     )
     run_plan(
         PhasePlan("cutover", runner.phases()),
@@ -334,7 +444,7 @@ def cutover(
         dry_run=dry_run,
         dry_phases=1,
         done="switched",
-        gates=("preflight",),
+        gates=("preflight", "pre-verify"),
         undo=runner.abort,
         committed=lambda: runner.switched,
         # only the receipt phase follows the switch: traffic is on green, blue stays frozen

@@ -10,7 +10,9 @@ stops renewing and frees the slot when the lease expires.
 The engine is safe on its own (a window locks green's watermark row), but two runs of one pair
 would interleave windows and double the load; the guard makes the second run stop at once, as
 Cancelled, which the failure alert ignores. It asks the API once (no waiting, no retry), so a
-busy guard is an ordinary answer rather than an error in the worker's log.
+busy guard is an ordinary answer rather than an error in the worker's log: one request takes
+the slot (a limit that does not exist yet is created by the first run of a copy, which then
+asks again) and one gives it back.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from collections.abc import Iterator
 from uuid import UUID
 
 import httpx
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
@@ -36,6 +38,7 @@ log = logging.getLogger("bluegreen.orchestration")
 
 LEASE_SECONDS = 120.0
 _LOCKED = 423
+_NOT_FOUND = 404
 
 
 def guard_name(green_url: SecretStr, stream: str) -> str:
@@ -44,34 +47,60 @@ def guard_name(green_url: SecretStr, stream: str) -> str:
     return f"bluegreen-sync-{hashlib.sha256(where.encode()).hexdigest()[:16]}"
 
 
-def _ensure_limit(name: str) -> None:
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            with contextlib.suppress(ObjectAlreadyExists):  # another run created it just now
-                client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=name, limit=1)
-                )
+def _create_limit(client: SyncPrefectClient, name: str) -> None:
+    with contextlib.suppress(ObjectAlreadyExists):  # another run created it just now
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+
+
+class _NoLimit(Exception):
+    """No concurrency limit has the guard's name yet (the first run for this copy)."""
+
+
+def _increment(client: SyncPrefectClient, name: str) -> UUID | None:
+    """A lease on the limit's one slot, or None when another run holds it.
+
+    The API grants a lease on a name that no limit has (the lease then holds nothing), so the
+    answer's list of limits says whether the limit exists, without a read before every run;
+    such an empty lease is given back and :class:`_NoLimit` raised."""
+    holder = ConcurrencyLeaseHolder(type="flow_run", id=flow_run.id) if flow_run.id else None
+    try:
+        response = client.increment_concurrency_slots_with_lease(
+            names=[name],
+            slots=1,
+            mode="concurrency",
+            lease_duration=LEASE_SECONDS,
+            holder=holder,
+        )
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code == _LOCKED:
+            return None
+        if exc.response.status_code == _NOT_FOUND:  # an API that refuses unknown names
+            raise _NoLimit(name) from None
+        raise
+    body = response.json()
+    lease_id = UUID(body["lease_id"])
+    if not body.get("limits"):
+        client.release_concurrency_slots_with_lease(lease_id)
+        raise _NoLimit(name)
+    return lease_id
 
 
 def _acquire(name: str) -> UUID | None:
-    """A lease on the limit's one slot, or None when another run holds it."""
-    holder = ConcurrencyLeaseHolder(type="flow_run", id=flow_run.id) if flow_run.id else None
+    """A lease on the limit's one slot (creating the limit on a copy's first run), or None
+    when another run holds it."""
     with get_client(sync_client=True) as client:
         try:
-            response = client.increment_concurrency_slots_with_lease(
-                names=[name],
-                slots=1,
-                mode="concurrency",
-                lease_duration=LEASE_SECONDS,
-                holder=holder,
-            )
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code == _LOCKED:
-                return None
-            raise
-    return UUID(response.json()["lease_id"])
+            return _increment(client, name)
+        except _NoLimit:
+            _create_limit(client, name)
+        try:
+            return _increment(client, name)
+        except _NoLimit:
+            raise RuntimeError(
+                f"the sync guard's global concurrency limit {name!r} is missing on the Prefect "
+                f"API {client.api_url} right after it was created; create it by hand "
+                f"(`prefect global-concurrency-limit create {name} --limit 1`) and run again"
+            ) from None
 
 
 def _renew(lease_id: UUID, stop: threading.Event) -> None:
@@ -86,7 +115,6 @@ def _renew(lease_id: UUID, stop: threading.Event) -> None:
 @contextlib.contextmanager
 def exclusive(name: str) -> Iterator[bool]:
     """Hold the one slot of ``name`` for the block; yield False at once if another run has it."""
-    _ensure_limit(name)
     lease_id = _acquire(name)
     if lease_id is None:
         yield False

@@ -7,8 +7,10 @@ one green transaction; a failure anywhere rolls the window back and only a trans
 (lost connection, deadlock, lock timeout) is retried. Terminal errors (invalid mapping, a
 watermark older than the change log, schema drift) fail the run at once, the fix in the message.
 
-Windows always run to production's current version, so one run drains any backlog; it keeps
-going while production keeps writing, until a window finds no changed row or the budget is spent.
+Windows always run to production's current version, so one run drains any backlog. After its
+commit a window counts the changed keys that arrived on production meanwhile (the run's lag):
+the run keeps going while that count is above zero, and stops when it is zero, when a window
+finds no changed row, or when the budget is spent.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from tasks.artifacts import SyncReport, publish
 from tasks.faults import run_hooks
 from tasks.logs import engine_logs
 from tasks.session import PairSession
-from tasks.status import measure_lag
 from tasks.window import prepare_sync, sync_window
 
 
@@ -89,7 +90,7 @@ def run_windows(
     retries: int,
     retry_delay_seconds: float,
 ) -> SyncReport:
-    """The loop: prepare, windows until nothing new or out of time, lag; always the artifacts."""
+    """The loop: prepare, windows until nothing is pending or out of time; always the artifacts."""
     logger = get_run_logger()
     report = SyncReport(pair)
     session = PairSession(settings, on_step=run_hooks)
@@ -100,17 +101,23 @@ def run_windows(
         prepare_sync.with_options(**retry)(session)
         while True:
             report.opened += 1
-            record = window_task(session, number=report.opened)
+            result = window_task(session, number=report.opened)
+            record = result.record
+            report.lag = result.lag
             # Caught up: blue had nothing new, or nothing this window's tables care about (a
             # version can move without a change to them: PostgreSQL's snapshot horizon moves
-            # with every transaction of the cluster).
+            # with every transaction of the cluster) ...
             if record is None or not record.changes:
                 report.caught_up = True
                 break
             report.windows.append(record)
+            # ... or nothing arrived while the window ran (unknown if the lag could not be
+            # measured: the next window finds out).
+            if result.lag is not None and result.lag.pending_keys == 0:
+                report.caught_up = True
+                break
             if budget is not None and time.perf_counter() - t0 >= budget:
                 break
-        report.lag = measure_lag(session)
         report.outcome = "caught up" if report.caught_up else f"time budget of {budget:g} s spent"
     except BaseException as exc:
         report.outcome = f"failed ({type(exc).__name__})"

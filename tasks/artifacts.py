@@ -28,7 +28,7 @@ class SyncReport:
 
     pair: str
     windows: list[WindowRecord] = field(default_factory=list)
-    opened: int = 0  # window tasks run, including the last one that found nothing new
+    opened: int = 0  # window tasks run, including one that found nothing new
     caught_up: bool = False
     seconds: float = 0.0
     lag: Lag | None = None

@@ -1,14 +1,16 @@
-"""How far the copy is behind production after a run (for the run summary and alerts)."""
+"""How far the copy is behind production after a window (for the run summary and alerts).
+
+Each window measures it right after its commit, on the window's own connections: the count
+of changed keys that arrived on production meanwhile is also what tells the sync flow whether
+another window is due, so a run that drained everything stops without opening an empty window.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
-from tasks.retry import retry_if_transient
-from tasks.session import PairSession
+from bluegreen.sync.runner import Syncer
+from bluegreen.watermark import Watermark
 
 
 @dataclass(frozen=True)
@@ -24,24 +26,16 @@ class Lag:
         return max(0, self.blue_version - self.green_version)
 
 
-@task(
-    name="measure-lag",
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_if_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-def measure_lag(session: PairSession) -> Lag:
-    """Blue's current version, green's watermark and the changed keys between them."""
-    syncer = session.syncer
+def measure_lag(syncer: Syncer, since: Watermark) -> Lag:
+    """Blue's current version and the changed keys after green's watermark ``since``.
+
+    A read on blue only (green's watermark is the one the window just committed), outside any
+    window transaction; the change-log index narrows the count to what arrived after ``since``.
+    """
     plan = syncer.prepare()
     try:
-        since, _, _ = syncer.state.read()
-        syncer.green.rollback()
         blue_version = syncer.blue.current_watermark().version
         pending = sum(syncer.blue.count_changes(s.blue, since) for s in plan.sources)
     finally:
         syncer.blue.rollback()
-        syncer.green.rollback()
     return Lag(blue_version, 0 if since.origin else since.version, pending)

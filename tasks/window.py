@@ -5,9 +5,15 @@ and the watermark together, so a failed phase rolls the whole window back. The u
 retried is therefore the window, not the phase: ``sync_window`` carries the retries (transient
 errors only) and its phase tasks carry none. A retried window starts again from green's
 watermark, which the failed attempt left untouched; applying by state makes that harmless.
+
+After its commit the window measures the lag on its own connections (blue's version and the
+changed keys that arrived meanwhile): the flow stops when nothing is pending, without opening
+a window only to find it empty.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -15,8 +21,10 @@ from prefect.cache_policies import NO_CACHE
 from bluegreen.sync.plan import Phase
 from bluegreen.sync.state import TableStats, WindowRecord
 from bluegreen.sync.window import StageStats, Window
+from bluegreen.watermark import Watermark
 from tasks.retry import is_transient, retry_if_transient
 from tasks.session import PairSession
+from tasks.status import Lag, measure_lag
 
 # Database tasks: never cached, never persisted (see tasks/__init__.py).
 DB_TASK = {"cache_policy": NO_CACHE, "persist_result": False}
@@ -115,6 +123,14 @@ def commit_window(window: Window) -> WindowRecord:
     return window.commit()
 
 
+@dataclass(frozen=True)
+class WindowResult:
+    """What a window task returns to the flow."""
+
+    record: WindowRecord | None  # None: blue had nothing new since green's watermark
+    lag: Lag | None  # after the window; None when it could not be measured (transient error)
+
+
 @task(
     name="sync-window",
     task_run_name="window-{number}",
@@ -123,18 +139,19 @@ def commit_window(window: Window) -> WindowRecord:
     retry_condition_fn=retry_if_transient,
     **DB_TASK,
 )
-def sync_window(session: PairSession, number: int) -> WindowRecord | None:
-    """One window from green's watermark to blue's current version; None if nothing was new."""
+def sync_window(session: PairSession, number: int) -> WindowResult:
+    """One window from green's watermark to blue's current version, then the lag after it."""
     window: Window | None = None
     try:
         window = session.syncer.window()
-        if not fetch_changes(window):
-            return None
-        stage_changes(window)
-        apply_dimensions(window)
-        apply_facts(window)
-        apply_deferred_deletes(window)
-        return commit_window(window)
+        if fetch_changes(window):
+            stage_changes(window)
+            apply_dimensions(window)
+            apply_facts(window)
+            apply_deferred_deletes(window)
+            record: WindowRecord | None = commit_window(window)
+        else:
+            record = None
     except BaseException as exc:
         if window is not None:
             window.abort()
@@ -146,3 +163,27 @@ def sync_window(session: PairSession, number: int) -> WindowRecord | None:
                 number,
             )
         raise
+    assert window is not None and window.since is not None
+    since = record.to_mark if record is not None else window.since
+    return WindowResult(record, _lag_after(session, since, number))
+
+
+def _lag_after(session: PairSession, since: Watermark, number: int) -> Lag | None:
+    """The lag once green is at ``since``; None after a transient error (the window stands:
+    its commit is done, and the flow's next window finds out what is pending)."""
+    logger = get_run_logger()
+    try:
+        lag = measure_lag(session.syncer, since)
+    except BaseException as exc:
+        if not is_transient(exc):
+            raise
+        session.mark_broken()
+        logger.warning("window %s: could not measure the lag after it: %s", number, exc)
+        return None
+    logger.info(
+        "after window %s: %s changed key(s) pending, %s version(s) behind production",
+        number,
+        lag.pending_keys,
+        lag.versions_behind,
+    )
+    return lag

@@ -1,7 +1,8 @@
 """The sync-throughput benchmark's code path on tiny sizes, so the script never rots.
 
 It asserts only what makes the benchmark's figures trustworthy: the run completes, the sync
-catches up, and green (and the raw run's target) end equal to blue with the changes applied.
+catches up, and green (and the raw run's target) end equal to blue with the changes applied;
+with ``--mapped``, the remapped green catches up too and equals blue through the mapping.
 No timing is asserted: benchmarks print, they do not assert.
 """
 
@@ -33,7 +34,7 @@ def test_quick_run_completes_and_green_equals_blue(
     # a batch size below the change count makes the sync read several batches.
     argv = ["--quick", "--engine", engine, "--facts", str(FACTS), "--dims", str(DIMS)]
     argv += ["--changes", str(CHANGES), "--batch-size", "150", "--tx-rows", "100"]
-    argv += ["--dir", str(tmp_path), "--pg-url", PG_URL]
+    argv += ["--dir", str(tmp_path), "--pg-url", PG_URL, "--mapped"]
     (result,) = main(argv)
 
     assert result.summary is not None and result.summary.caught_up
@@ -44,5 +45,14 @@ def test_quick_run_completes_and_green_equals_blue(
     assert result.blue["dim"][0] == DIMS + 12 - 4
     assert result.green == result.blue
     assert result.raw == result.blue
+    # the mapped run: the same changes into the remapped green, checked through the mapping
+    (run,) = result.runs
+    assert run.mapped is not None and run.mapped.summary.caught_up
+    mapped = run.mapped.summary.totals
+    assert mapped.inserts + mapped.updates + mapped.deletes + mapped.deferred_deletes == CHANGES
+    assert result.mapped_check is not None and result.mapped_check.ok
+    assert {t.green_table.split(".")[-1] for t in result.mapped_check.tables} == {"dim", "fact"}
+    assert result.mapped_problems == [] and result.mapped_verified
     out = capsys.readouterr().out
     assert "changes/s" in out and engine in out
+    assert "mapped/identity" in out and "2 table(s) match" in out

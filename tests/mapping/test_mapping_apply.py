@@ -229,7 +229,33 @@ def test_lookup_error_policy_names_table_column_value_and_key(
     assert pair.rows("green", "item") == [(1, 7, "1"), (2, 8, "2")]
 
 
+@pytest.mark.parametrize("policy", ["error", "insert", "null"])
 def test_lookup_value_matching_several_rows_stops_the_window(
+    pair: EnginePair, tmp_path: Path, policy: str
+) -> None:
+    # whatever the policy for missing values: 'a' has two rows, 'b' one, 'zz' none
+    _label_schema(pair)
+    pair.run(
+        "green",
+        "INSERT INTO label (label_id, text) VALUES (7, 'a')",
+        "INSERT INTO label (label_id, text) VALUES (8, 'a')",
+        "INSERT INTO label (label_id, text) VALUES (9, 'b')",
+    )
+    enable(pair)
+    pair.run(
+        "blue",
+        "INSERT INTO item VALUES (1, 'b', '1')",
+        "INSERT INTO item VALUES (2, 'a', '2')",
+        "INSERT INTO item VALUES (3, 'zz', '3')",
+    )
+    with pytest.raises(LookupFailed, match=r"several rows .*'a' \(2 rows\)") as info:
+        MappedSync(pair, workbook(tmp_path / "m.xlsx", [_lookup_row(policy)])).run()
+    assert "'b'" not in str(info.value) and "'zz'" not in str(info.value)
+    assert pair.rows("green", "item") == []
+    assert len(pair.rows("green", "label")) == 3  # an inserted 'zz' was rolled back too
+
+
+def test_duplicates_the_window_does_not_use_do_not_stop_it(
     pair: EnginePair, tmp_path: Path
 ) -> None:
     _label_schema(pair)
@@ -237,12 +263,56 @@ def test_lookup_value_matching_several_rows_stops_the_window(
         "green",
         "INSERT INTO label (label_id, text) VALUES (7, 'a')",
         "INSERT INTO label (label_id, text) VALUES (8, 'a')",
+        "INSERT INTO label (label_id, text) VALUES (9, 'b')",
     )
     enable(pair)
-    pair.run("blue", "INSERT INTO item VALUES (1, 'a', '1')")
-    with pytest.raises(LookupFailed, match="several rows"):
-        MappedSync(pair, workbook(tmp_path / "m.xlsx", [_lookup_row("error")])).run()
-    assert pair.rows("green", "item") == []
+    pair.run(
+        "blue", "INSERT INTO item VALUES (1, 'b', '1')", "INSERT INTO item VALUES (2, NULL, '2')"
+    )
+    assert MappedSync(pair, workbook(tmp_path / "m.xlsx", [_lookup_row("error")])).run().caught_up
+    assert pair.rows("green", "item") == [(1, 9, "1"), (2, None, "2")]
+
+
+@pytest.mark.parametrize("ambiguous", [False, True])
+def test_lookup_key_type_without_min_resolves_and_checks(
+    pair: EnginePair, tmp_path: Path, ambiguous: bool
+) -> None:
+    # a boolean key has no MIN: the lookup takes the ambiguity join first, then resolves
+    b = pair.t("bool")
+    pair.ddl(BLUE_ITEM, sides=["blue"])
+    pair.ddl(
+        f"CREATE TABLE answer (flag {b} PRIMARY KEY, text VARCHAR(40) NOT NULL)",
+        f"CREATE TABLE item (id INTEGER PRIMARY KEY, flag {b}, qty VARCHAR(12))",
+        sides=["green"],
+    )
+    no = "yes" if ambiguous else "no"
+    pair.run("green", f"INSERT INTO answer VALUES (TRUE, 'yes'), (FALSE, '{no}')")
+    enable(pair)
+    pair.run(
+        "blue",
+        "INSERT INTO item VALUES (1, 'yes', '1')",
+        "INSERT INTO item VALUES (2, 'no', '2')",
+        "INSERT INTO item VALUES (3, NULL, '3')",
+    )
+    lookup = row(
+        "item",
+        "name",
+        "L",
+        "flag",
+        lookup_table="answer",
+        lookup_key="flag",
+        lookup_value="text",
+        on_missing="null",
+    )
+    s = MappedSync(pair, workbook(tmp_path / "m.xlsx", [lookup]))
+    if ambiguous:
+        with pytest.raises(LookupFailed, match=r"several rows .*'yes' \(2 rows\)"):
+            s.run()
+        assert pair.rows("green", "item") == []
+    else:
+        assert s.run().caught_up
+        got = [(i, None if f is None else bool(f)) for i, f, _ in pair.rows("green", "item")]
+        assert got == [(1, True), (2, False), (3, None)]
 
 
 def test_failed_cast_names_key_column_and_value_and_applies_nothing(

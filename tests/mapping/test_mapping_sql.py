@@ -33,7 +33,9 @@ def _statements(d: Dialect, t: Table) -> list[str]:
     return [
         d.lookup_insert_sql(t, value, stage, "__bg_lookup_1"),
         d.lookup_ambiguous_sql(t, value, stage, "__bg_lookup_1"),
+        d.lookup_ambiguous_sql(t, value, stage, "__bg_lookup_1", "country_id"),
         d.lookup_resolve_sql(t, key, value, stage, "__bg_lookup_1", "country_id"),
+        d.lookup_resolve_sql(t, key, value, stage, "__bg_lookup_1", "country_id", unique_only=True),
         d.lookup_missing_sql(stage, "__bg_lookup_1", "country_id", ["id"]),
     ]
 
@@ -41,7 +43,8 @@ def _statements(d: Dialect, t: Table) -> list[str]:
 def test_tsql_lookup_statements_parse() -> None:
     linter = Linter(config=FluffConfig(overrides={"dialect": "tsql"}))
     statements = _statements(MSSQLDialect(), LOOKUP)
-    assert statements[2].startswith("UPDATE s SET [country_id] = l.[country_id] FROM #bg_stage_0")
+    assert statements[3].startswith("UPDATE s SET [country_id] = l.[country_id] FROM #bg_stage_0")
+    assert statements[4].startswith("UPDATE s SET [country_id] = m.bg_key FROM #bg_stage_0 AS s")
     for sql in statements:
         parsed = linter.parse_string(sql + ";\n")
         assert parsed.tree is not None

@@ -52,6 +52,47 @@ def test_transient_error_mid_window_is_retried_and_the_run_completes(pair: Engin
     assert any("reconnecting to both databases" in m for m in messages)
 
 
+def test_lag_lost_to_a_transient_error_keeps_the_window_and_the_run_catches_up(
+    pg_pair: EnginePair, save_pair
+):
+    """Blue's connection dies after the window's last read: the window still commits, its lag
+    cannot be measured, and the run (not knowing whether anything is pending) opens another
+    window on fresh connections, which finds nothing to apply."""
+    create_schema(pg_pair)
+    add_customers(pg_pair, range(1, 6), orders_each=1)
+    # customer 5 is gone again: the window stages its absence, so a deferred delete step runs
+    pg_pair.run(
+        "blue", "DELETE FROM orders WHERE customer_id = 5", "DELETE FROM customers WHERE id = 5"
+    )
+    name = save_pair(pg_pair)
+    cut: list[Step] = []
+
+    def cut_blue_after_its_last_read(step: Step) -> None:
+        if step.phase == "deferred_deletes" and not cut:
+            cut.append(step)
+            pg_pair.run(
+                "blue",
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+
+    with inject(cut_blue_after_its_last_read):
+        state = sync_green(pair=name, retry_delay_seconds=0, return_state=True)
+
+    assert cut, "no deferred delete step ran: the test did not cut anything"
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert (result["windows"], result["windows_opened"], result["inserts"]) == (1, 2, 8)
+    assert result["caught_up"] and result["lag"]["pending_keys"] == 0
+    assert rows(pg_pair, "green") == rows(pg_pair, "blue")
+    flow_run_id = state.state_details.flow_run_id
+    window = task_run_named(flow_run_id, "window-1")
+    assert window is not None and window.state.is_completed() and window.run_count == 1
+    messages = [log.message for log in flow_run_logs(flow_run_id)]
+    assert any("window 1: could not measure the lag after it" in m for m in messages)
+    assert any("reconnecting to both databases" in m for m in messages)
+
+
 def _make_watermark_too_old(pair: EnginePair, name: str, tmp: Path) -> tuple[str, StepHook | None]:
     """Sync, write more, then prune blue's change log past green's watermark."""
     assert sync_green(pair=name)["caught_up"]

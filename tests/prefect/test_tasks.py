@@ -6,7 +6,7 @@ import pytest
 from prefect.cache_policies import NO_CACHE
 
 from bluegreen.errors import ApplyError, ReseedRequired, TerminalError, TransientError
-from tasks import status, window
+from tasks import window
 from tasks.retry import is_transient, retry_if_transient
 
 PHASES = [
@@ -17,7 +17,7 @@ PHASES = [
     window.apply_deferred_deletes,
     window.commit_window,
 ]
-RETRIED = [window.prepare_sync, window.sync_window, status.measure_lag]
+RETRIED = [window.prepare_sync, window.sync_window]
 
 
 @pytest.mark.parametrize("task", PHASES + RETRIED, ids=lambda t: t.name)

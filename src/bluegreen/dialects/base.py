@@ -550,9 +550,10 @@ class Dialect:
     ) -> str:
         """Staged values that match more than one lookup row: (value, number of rows).
 
-        With ``key_col``, only the values :meth:`lookup_resolve_sql` left without a key are
-        checked (the ambiguous ones are among them). ``IN`` reads the stage once; a correlated
-        ``EXISTS`` ran, on SQLite, once per lookup row, scanning the unindexed stage each time."""
+        With ``key_col``, only the values a ``unique_only`` :meth:`lookup_resolve_sql` left
+        without a key are checked (the ambiguous ones are among them). ``IN`` reads the stage
+        once; a correlated ``EXISTS`` ran, on SQLite, once per lookup row, scanning the
+        unindexed stage each time (lookup rows x staged rows)."""
         v = self.quote(value)
         unresolved = f" WHERE s.{self.quote(key_col)} IS NULL" if key_col else ""
         return (
@@ -562,30 +563,38 @@ class Dialect:
         )
 
     def lookup_resolve_sql(
-        self, lookup: Table, key: str, value: str, stage: str, value_col: str, key_col: str
+        self,
+        lookup: Table,
+        key: str,
+        value: str,
+        stage: str,
+        value_col: str,
+        key_col: str,
+        unique_only: bool = False,
     ) -> str:
         """Write each staged value's lookup key into the stage (a join, not a loop).
 
-        Only a value with exactly one lookup row gets its key (a window count, which works for
-        any key type); an ambiguous value stays NULL like a missing one, so the ambiguity check
-        runs only when :meth:`lookup_missing_sql` finds unresolved rows, instead of a second
-        join of the stage against the lookup table in every window."""
-        v, sv = self.quote(value), self.quote(value_col)
-        matched = (
-            f"SELECT l.{v} AS bg_value, l.{self.quote(key)} AS bg_key, "
-            f"COUNT(*) OVER (PARTITION BY l.{v}) AS bg_rows FROM {self.qualify(lookup.name)} AS l "
-            f"WHERE l.{v} IN (SELECT {sv} FROM {stage})"
-        )
-        on = f"m.bg_value = s.{sv} AND m.bg_rows = 1"
-        if self.update_from_alias:
-            return (
-                f"UPDATE {stage} AS s SET {self.quote(key_col)} = m.bg_key "
-                f"FROM ({matched}) AS m WHERE {on}"
+        ``unique_only``: only a value with exactly one lookup row gets its key; an ambiguous
+        value stays NULL like a missing one, so no separate ambiguity join is needed before it
+        (the caller checks the unresolved rows). It takes ``MIN`` of the key, so the key's
+        type must have one (numbers, text, dates and times; not uuid, boolean or binary)."""
+        t = self.qualify(lookup.name)
+        sv, k = self.quote(value_col), self.quote(key_col)
+        if unique_only:
+            v = self.quote(value)
+            source = (
+                f"(SELECT l.{v} AS bg_value, MIN(l.{self.quote(key)}) AS bg_key FROM {t} AS l "
+                f"WHERE l.{v} IN (SELECT {sv} FROM {stage}) GROUP BY l.{v} "
+                "HAVING COUNT(*) = 1)"
             )
-        return (
-            f"UPDATE s SET {self.quote(key_col)} = m.bg_key "
-            f"FROM {stage} AS s JOIN ({matched}) AS m ON {on}"
-        )
+            new, match = "m.bg_key", f"m.bg_value = s.{sv}"
+        else:
+            source = t
+            new, match = f"l.{self.quote(key)}", f"l.{self.quote(value)} = s.{sv}"
+        alias = "m" if unique_only else "l"
+        if self.update_from_alias:
+            return f"UPDATE {stage} AS s SET {k} = {new} FROM {source} AS {alias} WHERE {match}"
+        return f"UPDATE s SET {k} = {new} FROM {stage} AS s JOIN {source} AS {alias} ON {match}"
 
     def lookup_missing_sql(
         self, stage: str, value_col: str, key_col: str, key: Sequence[str]

@@ -1,12 +1,33 @@
-"""Set-up for the benchmark "mapped run": rename + cast + version column + lookup on one table.
+"""Set-up for the sync-throughput benchmark's mapped run (``bench/sync_throughput.py --mapped``).
 
-    builder = setup_mapped_bench(blue, green, tmp / "bench.xlsx", rows=100_000)
-    summary = Syncer(blue, green, plan_builder=builder).until_caught_up()
-    write_bench_rows(blue, start=100_000, count=10_000)  # more changes for the next windows
+The benchmark seeds blue with the star schema of ``bench/common.py`` (``dim``, and ``fact`` with
+``id, dim_id, qty, amount, note, updated_at``) and clones the seed as green. :func:`remap_fact`
+turns such a clone's ``fact`` into a different green schema, one column per operation:
 
-Blue's ``bench_item`` holds ``title`` (renamed to ``name`` on green), ``qty`` as text (cast to
-INTEGER), ``region`` as a name (replaced by the key of green's ``bench_region``); green's
-``ct_version`` gets each change's version. The DDL uses types every engine accepts.
+=================  =======================  ===================================================
+blue ``fact``      green ``fact``           workbook row
+=================  =======================  ===================================================
+``qty``            ``quantity``             N: rename
+``amount``         ``amount``               T: ``numeric(14,2)`` widened to ``NUMERIC(18,4)``
+``note``           ``note_id``              L: key of ``fact_note (note_id, note)``, on missing
+                                            ``insert``
+(none)             ``ct_version BIGINT``    V: the version of the row's last change
+=================  =======================  ===================================================
+
+The rows already there are converted in SQL (``fact_note`` is filled from the distinct notes), so
+the mapped green starts equal to blue *through the mapping*, as an identity clone starts equal to
+blue; the first sync then moves exactly the changes made after tracking was enabled. The lookup
+gets a value per distinct note (about one per fact row), the hard case for a lookup: every
+window inserts the new notes into a large table and resolves every staged row against it.
+
+    remap_fact(green, lookup_key_ddl="INTEGER PRIMARY KEY")   # SQLite: the engine assigns keys
+    builder = write_workbook(blue, green, tmp / "mapping.xlsx")
+    Syncer(blue, green, plan_builder=builder).until_caught_up()
+
+``note_id`` has no foreign key to ``fact_note``: the run compares the sync's work with the
+identity sync's, and a constraint green adds would cost a probe per changed row on any path.
+Every statement is the same on each engine except the lookup key's DDL, which the caller gives:
+how an engine assigns a new row's key is not something a mapping can choose.
 """
 
 from __future__ import annotations
@@ -17,83 +38,119 @@ from bluegreen.dialects.base import Dialect
 from bluegreen.mapping.builder import MappingPlanBuilder
 from bluegreen.mapping.model import MappingRow
 from bluegreen.mapping.workbook import write_mapping
+from bluegreen.schema import Table
 
-BLUE_TABLE = "bench_item"
-LOOKUP_TABLE = "bench_region"
-REGIONS = 50
-
-BLUE_DDL = (
-    f"CREATE TABLE {BLUE_TABLE} (id INTEGER PRIMARY KEY, title VARCHAR(80), qty VARCHAR(12), "
-    "region VARCHAR(40))",
-)
-GREEN_DDL = (
-    f"CREATE TABLE {LOOKUP_TABLE} (region_id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL)",
-    f"CREATE TABLE {BLUE_TABLE} (id INTEGER PRIMARY KEY, name VARCHAR(80), qty INTEGER, "
-    f"region_id INTEGER REFERENCES {LOOKUP_TABLE} (region_id), ct_version BIGINT)",
-)
+FACT = "fact"
+LOOKUP_TABLE = "fact_note"
+LOOKUP_KEY = "note_id"
+LOOKUP_VALUE = "note"
+RENAMED = ("qty", "quantity")  # (blue column, green column)
+WIDENED = ("amount", "NUMERIC(18,4)")  # (column, green type)
+LOOKED_UP = ("note", "note_id")  # (blue column, green column)
+VERSION = "ct_version"
+_SCRATCH = "bg_bench_fact_mapped"  # the new table, renamed to FACT once filled
 
 
-def bench_rows() -> list[MappingRow]:
-    """The benchmark workbook: N, T, L (policy error: every region exists) and V."""
-    t = BLUE_TABLE
+def mapping_rows() -> list[MappingRow]:
+    """The workbook's rows: N, T, L (on missing insert) and V, all on ``fact``."""
     return [
-        MappingRow(row=2, blue_table=t, blue_column="title", operation="N", green_column="name"),
-        MappingRow(row=3, blue_table=t, blue_column="qty", operation="T", green_column="qty"),
+        MappingRow(
+            row=2, blue_table=FACT, blue_column=RENAMED[0], operation="N", green_column=RENAMED[1]
+        ),
+        MappingRow(
+            row=3,
+            blue_table=FACT,
+            blue_column=WIDENED[0],
+            operation="T",
+            green_column=WIDENED[0],
+            green_type=WIDENED[1],
+        ),
         MappingRow(
             row=4,
-            blue_table=t,
-            blue_column="region",
+            blue_table=FACT,
+            blue_column=LOOKED_UP[0],
             operation="L",
-            green_column="region_id",
+            green_column=LOOKED_UP[1],
             lookup_table=LOOKUP_TABLE,
-            lookup_key="region_id",
-            lookup_value="name",
+            lookup_key=LOOKUP_KEY,
+            lookup_value=LOOKUP_VALUE,
+            on_missing="insert",
         ),
-        MappingRow(row=5, blue_table=t, operation="V", green_column="ct_version"),
+        MappingRow(row=5, blue_table=FACT, operation="V", green_column=VERSION),
     ]
 
 
-def _run(db: Dialect, statements: tuple[str, ...]) -> None:
-    with db.transaction():
+def _column_defs(green: Dialect, fact: Table) -> tuple[list[str], list[str]]:
+    """(the mapped table's column definitions, what to SELECT from the old ``fact`` AS f)."""
+    q = green.quote
+    defs, select = [], []
+    for col in fact.columns:
+        name, ctype, value = col.name, col.type, f"f.{q(col.name)}"
+        if name == RENAMED[0]:
+            name = RENAMED[1]
+        elif name == WIDENED[0]:
+            ctype = WIDENED[1]
+        elif name == LOOKED_UP[0]:
+            name, ctype, value = LOOKED_UP[1], "INTEGER", f"n.{q(LOOKUP_KEY)}"
+        text = f"{q(name)} {ctype}"
+        if fact.primary_key == (col.name,):
+            text += " PRIMARY KEY"  # SQLite: INTEGER PRIMARY KEY stays the rowid, as in blue
+        elif not col.nullable:
+            text += " NOT NULL"
+        defs.append(text)
+        select.append(value)
+    defs.append(f"{q(VERSION)} BIGINT")
+    select.append("NULL")
+    for fk in fact.foreign_keys:
+        defs.append(
+            f"FOREIGN KEY ({', '.join(q(c) for c in fk.columns)}) REFERENCES "
+            f"{green.qualify(fk.ref_table)} ({', '.join(q(c) for c in fk.ref_columns)})"
+        )
+    return defs, select
+
+
+def remap_fact(green: Dialect, lookup_key_ddl: str) -> None:
+    """Rebuild green's copy of blue's ``fact`` in the mapped schema (module docstring), in one
+    transaction; ``lookup_key_ddl`` declares ``fact_note.note_id`` so the engine assigns it
+    (``INTEGER PRIMARY KEY`` on SQLite, ``INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY
+    KEY`` on PostgreSQL). The foreign keys and the index on ``dim_id`` are kept."""
+    fact = green.introspect().table(FACT)
+    q = green.quote
+    note_type = fact.column(LOOKED_UP[0]).type
+    defs, select = _column_defs(green, fact)
+    names = [
+        RENAMED[1] if c.name == RENAMED[0] else LOOKED_UP[1] if c.name == LOOKED_UP[0] else c.name
+        for c in fact.columns
+    ]
+    cols = ", ".join(q(n) for n in [*names, VERSION])
+    key = ", ".join(f"f.{q(k)}" for k in fact.primary_key)
+    lookup, value = q(LOOKUP_TABLE), q(LOOKUP_VALUE)
+    statements = [
+        f"CREATE TABLE {lookup} ({q(LOOKUP_KEY)} {lookup_key_ddl}, {value} {note_type} NOT NULL)",
+        # the lookup compares values: unique, so a value has one key and the join can probe
+        f"CREATE UNIQUE INDEX {q(LOOKUP_TABLE + '_' + LOOKUP_VALUE)} ON {lookup} ({value})",
+        f"INSERT INTO {lookup} ({value}) SELECT DISTINCT {q(LOOKED_UP[0])} FROM {q(FACT)} "
+        f"WHERE {q(LOOKED_UP[0])} IS NOT NULL ORDER BY {q(LOOKED_UP[0])}",
+        f"CREATE TABLE {q(_SCRATCH)} ({', '.join(defs)})",
+        f"INSERT INTO {q(_SCRATCH)} ({cols}) SELECT {', '.join(select)} FROM {q(FACT)} AS f "
+        f"LEFT JOIN {lookup} AS n ON n.{value} = f.{q(LOOKED_UP[0])} ORDER BY {key}",
+        f"DROP TABLE {q(FACT)}",
+        f"ALTER TABLE {q(_SCRATCH)} RENAME TO {q(FACT)}",
+    ]
+    for fk in fact.foreign_keys:  # deletes on the parent check the FK: keep its index
+        idx = q(f"{FACT}_{'_'.join(fk.columns)}")
+        statements.append(
+            f"CREATE INDEX {idx} ON {q(FACT)} ({', '.join(q(c) for c in fk.columns)})"
+        )
+    with green.transaction():
         for stmt in statements:
-            db.execute(stmt, doing="create the benchmark tables")
+            green.execute(stmt, doing=f"remap green's {FACT} for the mapped benchmark")
+    green.execute("ANALYZE", doing="analyze the remapped green")
 
 
-def _insert_many(db: Dialect, sql: str, rows: list[tuple[object, ...]]) -> None:
-    with db.transaction(), db.errors("insert benchmark rows"):
-        cur = db.conn.cursor()
-        try:
-            cur.executemany(sql, rows)
-        finally:
-            cur.close()
-
-
-def write_bench_rows(blue: Dialect, start: int, count: int, regions: int = REGIONS) -> None:
-    """Insert ``count`` blue rows with keys from ``start`` (one transaction)."""
-    cols = ", ".join(blue.quote(c) for c in ("id", "title", "qty", "region"))
-    sql = f"INSERT INTO {blue.quote(BLUE_TABLE)} ({cols}) VALUES ({blue.placeholder(4)})"
-    rows = [
-        (i, f"item {i}", str(i % 1000), f"region {i % regions}")
-        for i in range(start, start + count)
-    ]
-    _insert_many(blue, sql, rows)
-
-
-def setup_mapped_bench(
-    blue: Dialect, green: Dialect, workbook: str | Path, rows: int = 10_000, regions: int = REGIONS
-) -> MappingPlanBuilder:
-    """Create the tables on empty blue/green databases, fill blue and the lookup table, enable
-    tracking, write the workbook; return the plan builder to hand to ``Syncer``."""
-    _run(blue, BLUE_DDL)
-    _run(green, GREEN_DDL)
-    _insert_many(
-        green,
-        f"INSERT INTO {green.quote(LOOKUP_TABLE)} ({green.quote('region_id')}, "
-        f"{green.quote('name')}) VALUES ({green.placeholder(2)})",
-        [(i + 1, f"region {i}") for i in range(regions)],
-    )
-    blue.enable_tracking([blue.introspect().table(BLUE_TABLE)])
-    if rows:
-        write_bench_rows(blue, 0, rows, regions)
-    write_mapping(bench_rows(), workbook, blue.introspect(), green.introspect())
-    return MappingPlanBuilder(workbook)
+def write_workbook(blue: Dialect, green: Dialect, path: str | Path) -> MappingPlanBuilder:
+    """Write the workbook (:func:`mapping_rows`) and return the plan builder for ``Syncer``."""
+    write_mapping(mapping_rows(), path, blue.introspect(), green.introspect())
+    blue.rollback()
+    green.rollback()
+    return MappingPlanBuilder(path)

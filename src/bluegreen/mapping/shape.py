@@ -155,14 +155,24 @@ class MappingShaper:
                     resolve_lookup(green, source, target, s)
 
 
+# key types whose MIN every engine computes: the one-join resolution needs it
+_MIN_FAMILIES = frozenset({"int", "decimal", "float", "text", "date", "time", "datetime"})
+
+
 def resolve_lookup(green: Dialect, source: Source, target: Target, s: ColumnSource) -> None:
-    """Replace the staged values of L column ``s`` by their lookup keys, with one join."""
+    """Replace the staged values of L column ``s`` by their lookup keys, set-based on green.
+
+    With policy ``insert`` the missing values are inserted first. Then one join writes the key
+    of every value that has exactly one lookup row, and a scan of the stage looks for rows left
+    without a key; only when there are some does a second join tell a value with several
+    lookup rows (always an error) from a missing one (an error with policy ``error``). So a
+    batch whose values all resolve costs one join, not two. A key type without ``MIN`` (uuid,
+    boolean, binary) takes the ambiguity join first and then resolves every value."""
     lk = s.lookup
     assert lk is not None
     stage = green.stage_name(target.index)
     name = f"{lk.table.name}.{lk.value}"
     doing = f"look up {name} for green {target.green.name}.{s.green}"
-    where = f" [workbook {s.origin}]" if s.origin else ""
     if lk.on_missing == "insert":
         added = green.execute(
             green.lookup_insert_sql(lk.table, lk.value, stage, lk.stage_column),
@@ -170,28 +180,26 @@ def resolve_lookup(green: Dialect, source: Source, target: Target, s: ColumnSour
         )
         if added > 0:
             log.info("added %d row(s) to lookup table %s", added, lk.table.name)
-    ambiguous = green.query(
-        green.lookup_ambiguous_sql(lk.table, lk.value, stage, lk.stage_column), doing=doing
-    )
-    if ambiguous:
-        shown = ", ".join(f"{v!r} ({n} rows)" for v, n in ambiguous[:SHOWN])
-        raise LookupFailed(
-            f"lookup table {lk.table.name} has several rows for value(s) of column {lk.value}"
-            f"{where}: {shown}; green {target.green.name}.{s.green} cannot pick one, and nothing "
-            "of this window was applied",
-            fix=f"make {name} unique on green (delete the duplicates), then run the sync again",
-        )
+    key_type = parse_type(lk.table.column(lk.key).type, type(green).type_meanings)
+    one_join = key_type.family in _MIN_FAMILIES
+    if not one_join:
+        _check_ambiguous(green, target, s, None, doing)
     green.execute(
-        green.lookup_resolve_sql(lk.table, lk.key, lk.value, stage, lk.stage_column, s.green),
+        green.lookup_resolve_sql(
+            lk.table, lk.key, lk.value, stage, lk.stage_column, s.green, unique_only=one_join
+        ),
         doing=doing,
     )
+    missing_sql = green.lookup_missing_sql(stage, lk.stage_column, s.green, target.key)
+    if lk.on_missing == "insert" and not one_join:
+        return  # every value had its row, and none had several
+    if not _first_rows(green, missing_sql, doing, limit=1):
+        return
+    if one_join:
+        _check_ambiguous(green, target, s, s.green, doing)
     if lk.on_missing != "error":
-        return
-    missing = _first_rows(
-        green, green.lookup_missing_sql(stage, lk.stage_column, s.green, target.key), doing
-    )
-    if not missing:
-        return
+        return  # null: the key stays NULL
+    missing = _first_rows(green, missing_sql, doing)
     blue_of = {c.green: c.blue for c in target.sources if c.blue}
     key_names = [blue_of.get(k, k) for k in target.key]
     shown = "; ".join(
@@ -202,13 +210,41 @@ def resolve_lookup(green: Dialect, source: Source, target: Target, s: ColumnSour
     )
     more = " and more" if len(missing) > SHOWN else ""
     raise LookupFailed(
-        f"lookup failed{where}: value(s) of blue column {source.blue.name}.{s.blue} have no row "
-        f"in green lookup table {lk.table.name} (column {lk.value}): {shown}{more}; nothing of "
-        "this window was applied",
+        f"lookup failed{_where(s)}: value(s) of blue column {source.blue.name}.{s.blue} have no "
+        f"row in green lookup table {lk.table.name} (column {lk.value}): {shown}{more}; nothing "
+        "of this window was applied",
         fix=(
             f"add the value(s) to green's {lk.table.name}, or set on missing to 'insert' or "
             "'null' on the workbook row"
         ),
+    )
+
+
+def _where(s: ColumnSource) -> str:
+    return f" [workbook {s.origin}]" if s.origin else ""
+
+
+def _check_ambiguous(
+    green: Dialect, target: Target, s: ColumnSource, unresolved: str | None, doing: str
+) -> None:
+    """Stop the window when a staged value (``unresolved``: one left without a key in that
+    stage column) matches several lookup rows."""
+    lk = s.lookup
+    assert lk is not None
+    stage = green.stage_name(target.index)
+    ambiguous = green.query(
+        green.lookup_ambiguous_sql(lk.table, lk.value, stage, lk.stage_column, unresolved),
+        doing=doing,
+    )
+    if not ambiguous:
+        return
+    name = f"{lk.table.name}.{lk.value}"
+    shown = ", ".join(f"{v!r} ({n} rows)" for v, n in ambiguous[:SHOWN])
+    raise LookupFailed(
+        f"lookup table {lk.table.name} has several rows for value(s) of column {lk.value}"
+        f"{_where(s)}: {shown}; green {target.green.name}.{s.green} cannot pick one, and nothing "
+        "of this window was applied",
+        fix=f"make {name} unique on green (delete the duplicates), then run the sync again",
     )
 
 

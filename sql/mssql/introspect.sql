@@ -50,6 +50,22 @@ WHERE i.is_primary_key = 1
     AND ic.key_ordinal > 0
 ORDER BY ic.object_id, ic.key_ordinal;
 
+-- name: unique_keys
+-- UNIQUE constraints and unique indexes other than the primary key, without filtered ones
+-- (a filter makes the columns unique only among the rows it keeps).
+SELECT ic.object_id, i.name AS index_name, c.name AS column_name, ic.key_ordinal
+FROM sys.indexes AS i
+INNER JOIN sys.index_columns AS ic
+    ON ic.object_id = i.object_id AND ic.index_id = i.index_id
+INNER JOIN sys.columns AS c
+    ON c.object_id = ic.object_id AND c.column_id = ic.column_id
+WHERE i.is_unique = 1
+    AND i.is_primary_key = 0
+    AND i.has_filter = 0
+    AND i.is_disabled = 0
+    AND ic.key_ordinal > 0
+ORDER BY ic.object_id, i.name, ic.key_ordinal;
+
 -- name: foreign_keys
 SELECT
     fk.parent_object_id,

@@ -51,5 +51,24 @@ INNER JOIN pg_attribute AS ra ON ra.attrelid = rc.oid AND k.ratt = ra.attnum
 WHERE con.contype = 'f' AND n.nspname <> 'bluegreen'
 ORDER BY n.nspname, c.relname, con.conname, k.ord;
 
+-- name: unique_keys
+-- UNIQUE constraints and unique indexes other than the primary key; partial and expression
+-- indexes are left out (they do not make a column set unique for every row).
+SELECT n.nspname, c.relname, i.indexrelid::regclass::text, a.attname
+FROM pg_index AS i
+INNER JOIN pg_class AS c ON i.indrelid = c.oid
+INNER JOIN pg_namespace AS n ON c.relnamespace = n.oid
+CROSS JOIN LATERAL unnest(i.indkey::int2 []) WITH ORDINALITY AS k (attnum, ord)
+INNER JOIN pg_attribute AS a ON a.attrelid = c.oid AND k.attnum = a.attnum
+WHERE
+    i.indisunique
+    AND NOT i.indisprimary
+    AND i.indisvalid
+    AND i.indpred IS NULL
+    AND i.indexprs IS NULL
+    AND k.ord <= i.indnkeyatts
+    AND n.nspname <> 'bluegreen'
+ORDER BY n.nspname, c.relname, i.indexrelid, k.ord;
+
 -- name: version
 SELECT current_setting('server_version');

@@ -18,5 +18,19 @@ SELECT id, seq, "table", "from", "to"
 FROM pragma_foreign_key_list(?)
 ORDER BY id, seq;
 
+-- name: unique_indexes
+-- UNIQUE constraints and unique indexes (origin 'u' or 'c'; the primary key's is 'pk'),
+-- partial ones left out.
+SELECT name
+FROM pragma_index_list(?)
+WHERE "unique" = 1 AND origin <> 'pk' AND partial = 0
+ORDER BY name;
+
+-- name: index_columns
+-- An expression column has no name (NULL): such an index is left out.
+SELECT name
+FROM pragma_index_info(?)
+ORDER BY seqno;
+
 -- name: version
 SELECT sqlite_version();

@@ -62,6 +62,15 @@ class Table:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     foreign_keys: tuple[ForeignKey, ...] = ()
+    # column sets with a UNIQUE constraint or a unique index (not partial, no expressions),
+    # besides the primary key: what lets a lookup join trust one row per value
+    unique_keys: tuple[tuple[str, ...], ...] = ()
+
+    def is_unique(self, columns: tuple[str, ...]) -> bool:
+        """Whether no two rows can share a value of ``columns`` (the primary key or a unique
+        key among them; NULLs aside, which a lookup never matches)."""
+        have = set(columns)
+        return any(key and set(key) <= have for key in (self.primary_key, *self.unique_keys))
 
     def column(self, name: str) -> Column:
         """The column called ``name``; a SchemaError that suggests the closest name otherwise."""
@@ -136,6 +145,8 @@ class Schema:
                         [list(fk.columns), str(fk.ref_table), list(fk.ref_columns)]
                         for fk in t.foreign_keys
                     ),
+                    # only when present: a table without unique keys keeps its old fingerprint
+                    *([sorted(list(u) for u in t.unique_keys)] if t.unique_keys else []),
                 ]
             )
         return hashlib.sha256(json.dumps(doc).encode()).hexdigest()[:16]

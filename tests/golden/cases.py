@@ -119,6 +119,12 @@ def _apply_cases(d: Dialect, tables: list[Table]) -> dict[str, list[str]]:
         cases[f"{n}.insert"] = d.insert_statements(t, d.insert_sql(t, stage, cols, key))
         cases[f"{n}.update"] = [d.update_sql(t, stage, non_key, key)]
         cases[f"{n}.delete"] = [d.delete_sql(t, stage, key)]
+        # a streamed chunk's statements, bounded by the range of its first key column
+        cases[f"{n}.insert_bounded"] = d.insert_statements(
+            t, d.insert_sql(t, stage, cols, key, bounded=True)
+        )
+        cases[f"{n}.update_bounded"] = [d.update_sql(t, stage, non_key, key, bounded=True)]
+        cases[f"{n}.delete_bounded"] = [d.delete_sql(t, stage, key, bounded=True)]
     employee, ticket = tables[2], tables[3]
     e_cols = [c.name for c in employee.writable_columns]
     e_stage = d.stage_name(2)

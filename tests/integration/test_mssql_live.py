@@ -213,3 +213,16 @@ def test_green_identity_counters_follow_the_synced_keys(mssql_pair: EnginePair) 
     green.close()
     pair.run("green", "INSERT INTO dbo.ticket (subject) VALUES (N'made on green')")
     assert [r[0] for r in pair.rows("green", "dbo.ticket")] == [1, 2, 3]
+
+
+def test_introspection_reads_unique_keys_but_not_filtered_ones(mssql_pair: EnginePair) -> None:
+    mssql_pair.ddl(
+        "CREATE TABLE dbo.label (id int NOT NULL PRIMARY KEY, code nvarchar(20) UNIQUE, "
+        "a int, b int, c int, CONSTRAINT uq_label_ab UNIQUE (a, b))",
+        "CREATE UNIQUE INDEX ix_label_c ON dbo.label (c) WHERE c IS NOT NULL",
+        sides=("green",),
+    )
+    green = mssql_pair.green()
+    label = green.introspect().table("dbo.label")
+    assert sorted(label.unique_keys) == [("a", "b"), ("code",)]
+    assert label.is_unique(("code",)) and not label.is_unique(("c",))

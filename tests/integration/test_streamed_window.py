@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bluegreen.dialects import dialect_class
+from bluegreen.dialects.base import Dialect, Params
 from bluegreen.errors import ApplyError
 from bluegreen.sync.plan import Step
 from tests.conftest import EnginePair
@@ -108,3 +109,57 @@ def test_tables_without_changes_get_no_statement(pair: EnginePair) -> None:
         ("region", "deferred_deletes"),
     }
     assert_same(pair)
+
+
+@pytest.fixture
+def bounded_applies(
+    pair: EnginePair, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, tuple[object, ...]]]:
+    """Bounded applies on green's dialect (SQLite's are off by default), and every bounded
+    statement green runs, with its bounds, observed as the engine receives them."""
+    cls = dialect_class(pair.green_url)
+    monkeypatch.setattr(cls, "apply_key_range", True)
+    seen: list[tuple[str, tuple[object, ...]]] = []
+    execute = cls.execute
+
+    def observe(self: Dialect, sql: str, params: Params = (), doing: str = "a statement") -> int:
+        if "bg_stage_" in sql and " >= " in sql:
+            seen.append((sql, tuple(params)))  # type: ignore[arg-type]
+        return execute(self, sql, params, doing=doing)
+
+    monkeypatch.setattr(cls, "execute", observe)
+    return seen
+
+
+@pytest.mark.parametrize("apply_every", [4], indirect=True)
+def test_bounded_applies_read_only_the_staged_key_range(
+    pair: EnginePair, apply_every: int, bounded_applies: list[tuple[str, tuple[object, ...]]]
+) -> None:
+    # a '%' in the name: a driver that reads %s markers must get it doubled
+    table = '"odd%fact"'
+    pair.ddl(
+        f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, amount INTEGER)", sides=("blue", "green")
+    )
+    enable(pair)
+    pair.run("blue", *(f"INSERT INTO {table} VALUES ({i}, {i})" for i in range(100)))
+    sync(pair)
+    bounded_applies.clear()
+    pair.run(
+        "blue",
+        *(f"UPDATE {table} SET amount = -amount WHERE id = {i}" for i in (5, 6, 50, 95)),
+        *(f"INSERT INTO {table} VALUES ({i}, 7)" for i in range(200, 206)),
+        f"DELETE FROM {table} WHERE id BETWEEN 10 AND 12",
+    )
+    summary = sync(pair, batch_size=3)
+    assert_same(pair)
+    stats = next(v for k, v in summary.table_totals().items() if k.endswith("odd%fact"))
+    assert (stats.inserts, stats.updates, stats.deletes) == (6, 4, 3)
+    # 13 changed keys in batches of 3, applied once 4 rows are staged (every 2 batches): 3
+    # chunks, each statement bounded by the keys its chunk holds (two batches), not the table
+    ranges = sorted({params for _, params in bounded_applies})
+    assert bounded_applies and all("odd%" in sql for sql, _ in bounded_applies)
+    changed = [5, 6, 10, 11, 12, 50, 95, *range(200, 206)]
+    covered = [k for k in changed if any(lo <= k <= hi for lo, hi in ranges)]  # type: ignore[operator]
+    assert covered == changed, ranges
+    if dialect_class(pair.blue_url).changes_in_key_order:  # chunks hold consecutive keys
+        assert ranges == [(5, 50), (95, 204), (205, 205)], ranges

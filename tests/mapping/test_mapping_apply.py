@@ -145,10 +145,13 @@ def test_split_table_without_foreign_key(pair: EnginePair, tmp_path: Path) -> No
     _run_steps(pair, path, check)
 
 
-def _label_schema(pair: EnginePair, nullable: bool = True) -> None:
+def _label_schema(pair: EnginePair, nullable: bool = True, unique: bool = False) -> None:
+    """Green's ``label`` lookup; ``unique``: its value column is UNIQUE (the plain-join path,
+    no ambiguity query), otherwise values may repeat (the grouped join and its checks)."""
     pair.ddl(BLUE_ITEM, sides=["blue"])
     pair.ddl(
-        f"CREATE TABLE label (label_id {serial_pk(pair)}, text VARCHAR(40) NOT NULL)",
+        f"CREATE TABLE label (label_id {serial_pk(pair)}, text VARCHAR(40) NOT NULL"
+        f"{' UNIQUE' if unique else ''})",
         "CREATE TABLE item (id INTEGER PRIMARY KEY, "
         f"label_id INTEGER {'' if nullable else 'NOT NULL '}REFERENCES label (label_id), "
         "qty VARCHAR(12))",
@@ -177,8 +180,9 @@ def _labelled(pair: EnginePair) -> list[tuple]:
     ]
 
 
-def test_lookup_alone_with_insert(pair: EnginePair, tmp_path: Path) -> None:
-    _label_schema(pair)
+@pytest.mark.parametrize("unique", [False, True], ids=["values-may-repeat", "unique-values"])
+def test_lookup_alone_with_insert(pair: EnginePair, tmp_path: Path, unique: bool) -> None:
+    _label_schema(pair, unique=unique)
     pair.run("green", "INSERT INTO label (label_id, text) VALUES (100, 'b')")
     path = workbook(tmp_path / "m.xlsx", [_lookup_row("insert")])
 
@@ -191,8 +195,38 @@ def test_lookup_alone_with_insert(pair: EnginePair, tmp_path: Path) -> None:
     assert (100, "b") in pair.rows("green", "label")
 
 
-def test_lookup_null_policy(pair: EnginePair, tmp_path: Path) -> None:
-    _label_schema(pair)
+@pytest.mark.parametrize("unique", [False, True], ids=["values-may-repeat", "unique-values"])
+def test_lookup_insert_adds_each_new_value_once_and_keys_every_row(
+    pair: EnginePair, tmp_path: Path, unique: bool
+) -> None:
+    # one window: known and new values, a new value on several rows, NULLs, a new value whose
+    # row is gone again (staged as a delete: never added); then a window of known values only
+    _label_schema(pair, unique=unique)
+    pair.run("green", "INSERT INTO label (label_id, text) VALUES (100, 'known')")
+    enable(pair)
+    pair.run(
+        "blue",
+        "INSERT INTO item VALUES (1, 'known', '1')",
+        "INSERT INTO item VALUES (2, 'new', '2')",
+        "INSERT INTO item VALUES (3, 'new', '3')",
+        "INSERT INTO item VALUES (4, NULL, '4')",
+        "INSERT INTO item VALUES (5, 'other', '5')",
+        "INSERT INTO item VALUES (6, 'gone', '6')",
+        "DELETE FROM item WHERE id = 6",
+    )
+    s = MappedSync(pair, workbook(tmp_path / "m.xlsx", [_lookup_row("insert")]))
+    assert s.run().caught_up
+    assert sorted(t for _, t in pair.rows("green", "label")) == ["known", "new", "other"]
+    assert _labelled(pair) == pair.rows("blue", "item")
+    pair.run("blue", "UPDATE item SET name = 'new' WHERE id IN (1, 4)")
+    assert s.run().caught_up
+    assert len(pair.rows("green", "label")) == 3  # nothing added: every value was known
+    assert _labelled(pair) == pair.rows("blue", "item")
+
+
+@pytest.mark.parametrize("unique", [False, True], ids=["values-may-repeat", "unique-values"])
+def test_lookup_null_policy(pair: EnginePair, tmp_path: Path, unique: bool) -> None:
+    _label_schema(pair, unique=unique)
     pair.run("green", "INSERT INTO label (label_id, text) VALUES (7, 'a')")
     enable(pair)
     pair.run(
@@ -206,10 +240,11 @@ def test_lookup_null_policy(pair: EnginePair, tmp_path: Path) -> None:
     assert pair.rows("green", "label") == [(7, "a")]  # nothing inserted
 
 
+@pytest.mark.parametrize("unique", [False, True], ids=["values-may-repeat", "unique-values"])
 def test_lookup_error_policy_names_table_column_value_and_key(
-    pair: EnginePair, tmp_path: Path
+    pair: EnginePair, tmp_path: Path, unique: bool
 ) -> None:
-    _label_schema(pair)
+    _label_schema(pair, unique=unique)
     pair.run("green", "INSERT INTO label (label_id, text) VALUES (7, 'a')")
     enable(pair)
     pair.run(

@@ -316,3 +316,24 @@ def test_warnings_do_not_stop_the_sync(pair: EnginePair, tmp_path: Path) -> None
     assert not compiled.errors
     assert any(w.where == "sheet 'mapping' cell G2 (lookup table)" for w in compiled.warnings)
     assert MappedSync(pair, path).run().caught_up
+
+
+@pytest.mark.parametrize("unique", [False, True])
+def test_a_lookup_without_a_unique_value_column_is_a_warning(
+    pair: EnginePair, tmp_path: Path, unique: bool
+) -> None:
+    _schema(pair)
+    if unique:
+        pair.run("green", "CREATE UNIQUE INDEX country_name ON country (name)")
+    path = workbook(tmp_path / "m.xlsx", base())
+    blue, green = pair.blue(), pair.green()
+    compiled = check_mapping(load_mapping(path), blue.introspect(), green.introspect())
+    found = [w for w in compiled.warnings if "UNIQUE" in w.message]
+    if unique:
+        assert not found
+    else:
+        (w,) = found
+        assert w.where == "sheet 'mapping' cell I3 (lookup value column)"
+        assert "country" in w.message and "'name'" in w.message
+        assert w.fix is not None and "CREATE UNIQUE INDEX" in w.fix
+    assert not compiled.errors

@@ -31,7 +31,7 @@ def _statements(d: Dialect, t: Table) -> list[str]:
     key, value = t.columns[0].name, t.columns[1].name
     stage = d.stage_name(0)
     return [
-        d.lookup_insert_sql(t, value, stage, "__bg_lookup_1"),
+        *d.lookup_add_sql(t, key, value, stage, "__bg_lookup_1", "country_id"),
         d.lookup_ambiguous_sql(t, value, stage, "__bg_lookup_1"),
         d.lookup_ambiguous_sql(t, value, stage, "__bg_lookup_1", "country_id"),
         d.lookup_resolve_sql(t, key, value, stage, "__bg_lookup_1", "country_id"),
@@ -43,8 +43,12 @@ def _statements(d: Dialect, t: Table) -> list[str]:
 def test_tsql_lookup_statements_parse() -> None:
     linter = Linter(config=FluffConfig(overrides={"dialect": "tsql"}))
     statements = _statements(MSSQLDialect(), LOOKUP)
-    assert statements[3].startswith("UPDATE s SET [country_id] = l.[country_id] FROM #bg_stage_0")
-    assert statements[4].startswith("UPDATE s SET [country_id] = m.bg_key FROM #bg_stage_0 AS s")
+    # policy insert: the values of rows left without a key, then those rows' keys (T-SQL has no
+    # INSERT ... RETURNING feeding an UPDATE, so two statements)
+    assert statements[0].endswith("AND s.[country_id] IS NULL")
+    assert statements[1].endswith("WHERE s.[country_id] IS NULL")
+    assert statements[4].startswith("UPDATE s SET [country_id] = l.[country_id] FROM #bg_stage_0")
+    assert statements[5].startswith("UPDATE s SET [country_id] = m.bg_key FROM #bg_stage_0 AS s")
     for sql in statements:
         parsed = linter.parse_string(sql + ";\n")
         assert parsed.tree is not None

@@ -88,6 +88,10 @@ class Dialect:
     """Rows a streamed (fact) table's stage collects before it is applied. PostgreSQL joins a
     stage to its target by hashing the stage and scanning the whole target whatever the
     stage's size, so fewer, larger applies cost fewer scans of a big table."""
+    apply_key_range: ClassVar[bool] = False
+    """A streamed apply bounds the target by the range of the staged keys (first key column,
+    integer keys), so each apply reads only the part of a big target its keys fall in
+    (PostgreSQL otherwise scans the whole target per statement, once per streamed chunk)."""
     threaded_reads: ClassVar[bool] = False
     """The connection may be driven from a worker thread, so a window reads blue's next batch
     while green applies the last (the driver releases the GIL while it waits)."""
@@ -180,16 +184,19 @@ class Dialect:
             raise self.classify(exc, doing) from exc
 
     # ---- running statements -------------------------------------------------------------------
-    @staticmethod
-    def _run(cur: Any, sql: str, params: Params) -> None:
+    def _run(self, cur: Any, sql: str, params: Params) -> None:
         # No parameters: send the text as is (a driver that parses placeholders would otherwise
         # read a literal % in the statement as one).
         if not params:
             cur.execute(sql)
         elif isinstance(params, Mapping):
-            cur.execute(sql, dict(params))
+            cur.execute(self.marked_text(sql), dict(params))
         else:
-            cur.execute(sql, tuple(params))
+            cur.execute(self.marked_text(sql), tuple(params))
+
+    def marked_text(self, sql: str) -> str:
+        """``sql`` as the driver must see it when it carries bound-parameter markers."""
+        return sql
 
     def stream_cursor(self) -> Any:
         """A cursor for reading big results in batches (server-side where the driver has one)."""
@@ -468,6 +475,33 @@ class Dialect:
             return f"DELETE FROM {table} AS {alias} WHERE {where}"
         return f"DELETE {alias} FROM {table} AS {alias} WHERE {where}"
 
+    # A bounded statement (``bounded=True``) also restricts the target to the staged keys'
+    # range: ``g.k0 >= ? AND g.k0 <= ?``, two bound values (:meth:`key_bounds` gives them).
+    # It never changes which rows match (every staged key lies in the range); it lets the
+    # engine read the target through its primary key's range instead of whole.
+    _BOUNDS = "\x00bg_bounds\x00"
+
+    def _bounded(self, sql: str, key: Sequence[str], bounded: bool) -> str:
+        """``sql`` with its bounds slot filled (bounded) or removed."""
+        if not bounded:
+            return sql.replace(self._BOUNDS, "")
+        k = f"g.{self.quote(key[0])}"
+        marks = self.placeholder(1)
+        return sql.replace(self._BOUNDS, f" AND {k} >= {marks} AND {k} <= {marks}")
+
+    @staticmethod
+    def key_bounds(frame: pl.DataFrame, key: Sequence[str]) -> tuple[int, int] | None:
+        """The (lowest, highest) first key column of ``frame``, for a bounded statement; None
+        when the key is not an integer (a text key's order is the column's collation, which
+        a range computed here could contradict) or the frame is empty."""
+        col = frame.get_column(key[0]) if key and key[0] in frame.columns else None
+        if col is None or not col.dtype.is_integer() or col.len() == 0:
+            return None
+        lo, hi = col.min(), col.max()
+        if lo is None or hi is None:
+            return None
+        return int(lo), int(hi)  # type: ignore[arg-type]
+
     # The stage's __bg_present column: 0 = absent on blue (delete), 1 = present (upsert). The
     # UPDATE runs before the INSERT: it can only touch rows green already has, and the INSERT
     # then adds the keys green still lacks, so each reports its own exact count without a
@@ -479,6 +513,7 @@ class Dialect:
         columns: Sequence[str],
         key: Sequence[str],
         nulled: Sequence[str] = (),
+        bounded: bool = False,
     ) -> str:
         """Insert the staged rows present on blue whose key green lacks; ``nulled`` columns are
         written as NULL (the first pass over an FK cycle, whose second pass fills them in)."""
@@ -486,11 +521,12 @@ class Dialect:
         cols = ", ".join(self.quote(c) for c in columns)
         values = ", ".join("NULL" if c in nulled else f"s.{self.quote(c)}" for c in columns)
         override = self.identity_insert_clause if table.has_identity else ""
-        return (
+        sql = (
             f"INSERT INTO {target} ({cols}){override} SELECT {values} FROM {stage} AS s "
             f"WHERE s.{self.quote(PRESENT)} = 1 AND NOT EXISTS "
-            f"(SELECT 1 FROM {target} AS g WHERE {self._key_match(key, 'g', 's')})"
+            f"(SELECT 1 FROM {target} AS g WHERE {self._key_match(key, 'g', 's')}{self._BOUNDS})"
         )
+        return self._bounded(sql, key, bounded)
 
     def update_sql(
         self,
@@ -498,23 +534,33 @@ class Dialect:
         stage: str,
         columns: Sequence[str],
         key: Sequence[str],
+        bounded: bool = False,
     ) -> str:
         """Overwrite the green rows of keys staged as present with the staged values."""
         target = self.qualify(table.name)
         sets = ", ".join(f"{self.quote(c)} = s.{self.quote(c)}" for c in columns)
-        return self._update_joined(
-            target, sets, stage, self._key_match(key, "g", "s"), f"s.{self.quote(PRESENT)} = 1"
+        sql = self._update_joined(
+            target,
+            sets,
+            stage,
+            self._key_match(key, "g", "s"),
+            f"s.{self.quote(PRESENT)} = 1{self._BOUNDS}",
         )
+        return self._bounded(sql, key, bounded)
 
-    def delete_sql(self, table: Table, stage: str, key: Sequence[str]) -> str:
+    def delete_sql(
+        self, table: Table, stage: str, key: Sequence[str], bounded: bool = False
+    ) -> str:
         """Delete green rows whose key is staged as absent on blue."""
         target = self.qualify(table.name)
-        return self._delete_aliased(
+        sql = self._delete_aliased(
             target,
             "g",
             f"EXISTS (SELECT 1 FROM {stage} AS s "
-            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0)",
+            f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0)"
+            f"{self._BOUNDS}",
         )
+        return self._bounded(sql, key, bounded)
 
     def unlink_sql(
         self, table: Table, stage: str, columns: Sequence[str], key: Sequence[str]
@@ -529,16 +575,26 @@ class Dialect:
     # ---- green: lookups of a mapping workbook (L) ----------------------------------------------
     # The stage holds the blue value in ``value_col`` and gets the lookup key in ``key_col``;
     # every statement is one set-based join of the stage against the lookup table.
-    def lookup_insert_sql(self, lookup: Table, value: str, stage: str, value_col: str) -> str:
-        """Insert the distinct staged values the lookup table lacks (policy ``insert``); the
-        engine assigns the new rows' keys."""
-        v = self.quote(value)
-        sv = self.quote(value_col)
-        return (
-            f"INSERT INTO {self.qualify(lookup.name)} ({v}) SELECT DISTINCT s.{sv} FROM {stage} "
-            f"AS s WHERE s.{self.quote(PRESENT)} <> 0 AND s.{sv} IS NOT NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM {self.qualify(lookup.name)} AS l WHERE l.{v} = s.{sv})"
+    def lookup_add_sql(
+        self, lookup: Table, key: str, value: str, stage: str, value_col: str, key_col: str
+    ) -> list[str]:
+        """Policy ``insert``, after the resolving join: add the distinct values of the staged
+        rows it left without a key (present on blue, value not NULL) to the lookup table, the
+        engine assigning their keys, then give those rows their keys.
+
+        The caller has ruled out values with several lookup rows, so a row without a key is one
+        whose value has no lookup row: no anti-join against the lookup table is needed, and
+        the second join reads only those rows."""
+        sv, k = self.quote(value_col), self.quote(key_col)
+        add = (
+            f"INSERT INTO {self.qualify(lookup.name)} ({self.quote(value)}) "
+            f"SELECT DISTINCT s.{sv} FROM {stage} AS s WHERE s.{self.quote(PRESENT)} <> 0 "
+            f"AND s.{sv} IS NOT NULL AND s.{k} IS NULL"
         )
+        rest = self.lookup_resolve_sql(
+            lookup, key, value, stage, value_col, key_col, unresolved_only=True
+        )
+        return [add, rest]
 
     def lookup_ambiguous_sql(
         self,
@@ -570,16 +626,20 @@ class Dialect:
         stage: str,
         value_col: str,
         key_col: str,
+        unresolved_only: bool = False,
         unique_only: bool = False,
     ) -> str:
         """Write each staged value's lookup key into the stage (a join, not a loop).
 
-        ``unique_only``: only a value with exactly one lookup row gets its key; an ambiguous
-        value stays NULL like a missing one, so no separate ambiguity join is needed before it
-        (the caller checks the unresolved rows). It takes ``MIN`` of the key, so the key's
-        type must have one (numbers, text, dates and times; not uuid, boolean or binary)."""
+        ``unresolved_only``: only rows still without a key (the second join of
+        :meth:`lookup_add_sql`). ``unique_only``: only a value with exactly one lookup row gets
+        its key; an ambiguous value stays NULL like a missing one, so no separate ambiguity join
+        is needed before it (the caller checks the unresolved rows). It takes ``MIN`` of the
+        key, so the key's type must have one (numbers, text, dates and times; not uuid, boolean
+        or binary). A lookup whose value column is unique on green needs neither."""
         t = self.qualify(lookup.name)
         sv, k = self.quote(value_col), self.quote(key_col)
+        pending = f"s.{k} IS NULL" if unresolved_only else ""
         if unique_only:
             v = self.quote(value)
             source = (
@@ -593,8 +653,12 @@ class Dialect:
             new, match = f"l.{self.quote(key)}", f"l.{self.quote(value)} = s.{sv}"
         alias = "m" if unique_only else "l"
         if self.update_from_alias:
-            return f"UPDATE {stage} AS s SET {k} = {new} FROM {source} AS {alias} WHERE {match}"
-        return f"UPDATE s SET {k} = {new} FROM {stage} AS s JOIN {source} AS {alias} ON {match}"
+            where = f"{pending} AND {match}" if pending else match
+            return f"UPDATE {stage} AS s SET {k} = {new} FROM {source} AS {alias} WHERE {where}"
+        where = f" WHERE {pending}" if pending else ""
+        return (
+            f"UPDATE s SET {k} = {new} FROM {stage} AS s JOIN {source} AS {alias} ON {match}{where}"
+        )
 
     def lookup_missing_sql(
         self, stage: str, value_col: str, key_col: str, key: Sequence[str]
@@ -606,9 +670,9 @@ class Dialect:
             f"s.{self.quote(value_col)} IS NOT NULL AND s.{self.quote(key_col)} IS NULL"
         )
 
-    def run_insert(self, table: Table, sql: str, doing: str) -> int:
+    def run_insert(self, table: Table, sql: str, doing: str, params: Params = ()) -> int:
         """Run an INSERT built by :meth:`insert_sql`; return its row count."""
-        return self.execute(sql, doing=doing)
+        return self.execute(sql, params, doing=doing)
 
     def insert_statements(self, table: Table, sql: str) -> list[str]:
         """Every statement :meth:`run_insert` sends for ``sql``, in order (for golden tests:

@@ -29,7 +29,7 @@ import polars as pl
 from pydantic import SecretStr
 
 from bluegreen.dialects import mssql_copy
-from bluegreen.dialects.base import PRESENT, ChangeBatch, Dialect, TableValidity
+from bluegreen.dialects.base import PRESENT, ChangeBatch, Dialect, Params, TableValidity
 from bluegreen.dialects.mssql_odbc import (
     DEFAULT_DRIVER,
     DRIVER_FIX,
@@ -446,6 +446,11 @@ class MSSQLDialect(Dialect):
         keys: dict[int, list[str]] = {}
         for oid, col, _ordinal in self.query(q("introspect", "primary_keys"), doing="list PKs"):
             keys.setdefault(oid, []).append(col)
+        uniques: dict[int, dict[str, list[str]]] = {}
+        for oid, index, col, _ordinal in self.query(
+            q("introspect", "unique_keys"), doing="list unique keys"
+        ):
+            uniques.setdefault(oid, {}).setdefault(index, []).append(col)
         # table -> FK name -> its column pairs in constraint order (multi-column FKs)
         fks: dict[int, dict[str, list[tuple[str, str, str, str]]]] = {}
         for oid, fk, _n, col, rs, rt, rc in self.query(
@@ -467,6 +472,7 @@ class MSSQLDialect(Dialect):
                     )
                     for fk, parts in fks.get(oid, {}).items()
                 ),
+                unique_keys=tuple(tuple(c) for c in uniques.get(oid, {}).values()),
             )
         return schema
 
@@ -766,15 +772,15 @@ class MSSQLDialect(Dialect):
             return [sql]
         return [self.identity_insert_sql(table, True), sql, self.identity_insert_sql(table, False)]
 
-    def run_insert(self, table: Table, sql: str, doing: str) -> int:
+    def run_insert(self, table: Table, sql: str, doing: str, params: Params = ()) -> int:
         """Explicit identity values need SET IDENTITY_INSERT ON around the INSERT. Only one table
         per session may have it ON, and the setting outlives a failed transaction, so it is
         switched OFF again whatever happens."""
         if not self._writes_identity(table, sql):
-            return self.execute(sql, doing=doing)
+            return self.execute(sql, params, doing=doing)
         self.execute(self.identity_insert_sql(table, True), doing=doing)
         try:
-            return self.execute(sql, doing=doing)
+            return self.execute(sql, params, doing=doing)
         finally:
             with contextlib.suppress(BlueGreenError):
                 self.execute(self.identity_insert_sql(table, False), doing=doing)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -39,6 +40,13 @@ _TRANSIENT_CLASSES = ("08", "53", "57P")
 _TRANSIENT_CODES = {"40001", "40P01", "55P03", "57014", "55006"}
 # Below this many staged rows ANALYZE costs more than the better plan saves.
 _ANALYZE_ROWS = 10_000
+# a quoted identifier or a string literal (each with its doubled quotes), in statement text
+_QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
+
+
+def _double_percent_in_identifier(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text.replace("%", "%%") if text.startswith('"') else text
 
 
 class PostgresDialect(Dialect):
@@ -54,6 +62,9 @@ class PostgresDialect(Dialect):
     changes_in_key_order: ClassVar[bool] = True
     threaded_reads: ClassVar[bool] = True
     """psycopg connections are thread-safe and release the GIL while waiting on the server."""
+    apply_key_range: ClassVar[bool] = True
+    """Its planner hashes the stage and scans the target: a key range lets it read the target's
+    range through the primary key instead, one pass over the table for the whole backlog."""
 
     def __init__(self, connection: Any = None, url: SecretStr | None = None) -> None:
         super().__init__(connection, url)
@@ -130,6 +141,26 @@ class PostgresDialect(Dialect):
                 self.conn.execute("ROLLBACK")
         self._in_tx = False
 
+    def lookup_add_sql(
+        self, lookup: Table, key: str, value: str, stage: str, value_col: str, key_col: str
+    ) -> list[str]:
+        # One statement instead of two: the INSERT's RETURNING hands the new rows' keys straight
+        # to the UPDATE of the stage, so the lookup table is not joined a second time.
+        v, sv, k = self.quote(value), self.quote(value_col), self.quote(key_col)
+        return [
+            f"WITH bg_added AS (INSERT INTO {self.qualify(lookup.name)} ({v}) "
+            f"SELECT DISTINCT s.{sv} FROM {stage} AS s WHERE s.{self.quote(PRESENT)} <> 0 "
+            f"AND s.{sv} IS NOT NULL AND s.{k} IS NULL "
+            f"RETURNING {self.quote(key)} AS bg_key, {v} AS bg_value) "
+            f"UPDATE {stage} AS s SET {k} = a.bg_key FROM bg_added AS a "
+            f"WHERE s.{k} IS NULL AND s.{sv} = a.bg_value"
+        ]
+
+    def marked_text(self, sql: str) -> str:
+        # psycopg reads every % of a statement with parameters as a marker (%s, %(name)s): a %
+        # inside a quoted identifier ("odd%fact") must be doubled, or the statement fails
+        return _QUOTED.sub(_double_percent_in_identifier, sql)
+
     def stream_cursor(self) -> Any:
         # A named (server-side) cursor keeps the client's memory flat on a big window; it needs
         # the surrounding transaction, which the window's snapshot provides.
@@ -160,6 +191,11 @@ class PostgresDialect(Dialect):
             entry = fks.setdefault((TableName(nsp, rel), con), (TableName(rnsp, rrel), [], []))
             entry[1].append(att)
             entry[2].append(ratt)
+        uniques: dict[TableName, dict[str, list[str]]] = {}
+        for nsp, rel, idx, att in self.query(
+            self.sql("introspect", "unique_keys"), doing="introspect unique keys"
+        ):
+            uniques.setdefault(TableName(nsp, rel), {}).setdefault(idx, []).append(att)
         schema = Schema(default_schema=self.default_schema)
         for name, columns in cols.items():
             schema.tables[name] = Table(
@@ -171,6 +207,7 @@ class PostgresDialect(Dialect):
                     for (owner, con), (ref, a, r) in sorted(fks.items(), key=lambda kv: kv[0][1])
                     if owner == name
                 ),
+                unique_keys=tuple(tuple(c) for c in uniques.get(name, {}).values()),
             )
         self.rollback_if_idle_tx()
         return schema

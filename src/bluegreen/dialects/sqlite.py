@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from pydantic import SecretStr
@@ -164,6 +165,7 @@ class SQLiteDialect(Dialect):
                 name=name,
                 columns=tuple(cols),
                 primary_key=tuple(n for _, n in sorted(pk)),
+                unique_keys=self._unique_keys(tname),
                 foreign_keys=tuple(
                     ForeignKey(
                         name=f"fk_{tname}_{fid}",
@@ -183,8 +185,19 @@ class SQLiteDialect(Dialect):
                         fk.name, fk.columns, fk.ref_table, schema.tables[fk.ref_table].primary_key
                     )
                 fixed.append(fk)
-            schema.tables[name] = Table(name, table.columns, table.primary_key, tuple(fixed))
+            schema.tables[name] = replace(table, foreign_keys=tuple(fixed))
         return schema
+
+    def _unique_keys(self, table: str) -> tuple[tuple[str, ...], ...]:
+        """The column sets of ``table``'s unique indexes and UNIQUE constraints."""
+        keys = []
+        for (index,) in self.query(
+            self.sql("introspect", "unique_indexes"), [table], doing=f"unique indexes of {table}"
+        ):
+            cols = [c for (c,) in self.query(self.sql("introspect", "index_columns"), [index])]
+            if cols and all(cols):
+                keys.append(tuple(cols))
+        return tuple(keys)
 
     # ---- change tracking ----------------------------------------------------------------------
     def _log(self, table_id: int) -> str:
@@ -355,17 +368,21 @@ class SQLiteDialect(Dialect):
     def create_stage_sql(self, stage: str, column_defs: list[str]) -> str:
         return f"CREATE TEMP TABLE {stage} ({', '.join(column_defs)})"
 
-    def delete_sql(self, table: Table, stage: str, key: Sequence[str]) -> str:
+    def delete_sql(
+        self, table: Table, stage: str, key: Sequence[str], bounded: bool = False
+    ) -> str:
         # SQLite runs the general builder's correlated EXISTS once per green row, scanning the
         # unindexed stage each time (rows x staged rows). IN over the stage is read once and
         # probes green's primary key per staged key; the rows deleted are the same.
         target = self.qualify(table.name)
         cols = ", ".join(self.quote(k) for k in key)
         left = cols if len(key) == 1 else f"({cols})"
-        return (
-            f"DELETE FROM {target} WHERE {left} IN (SELECT {cols} FROM {stage} "
-            f"WHERE {self.quote(PRESENT)} = 0)"
+        alias = " AS g" if bounded else ""  # the bounds name the target as g
+        sql = (
+            f"DELETE FROM {target}{alias} WHERE {left} IN (SELECT {cols} FROM {stage} "
+            f"WHERE {self.quote(PRESENT)} = 0){self._BOUNDS}"
         )
+        return self._bounded(sql, key, bounded)
 
     def load_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self.errors("bulk insert"):

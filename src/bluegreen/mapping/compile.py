@@ -220,6 +220,18 @@ class _Compiler:
                 )
             elif r.lookup is not None:
                 setattr(r, attr, self._column(r.lookup, row, f, name, "lookup", lookup=True))
+        value = r.lookup_value
+        if r.lookup is not None and value is not None and not r.lookup.is_unique((value.name,)):
+            self.add(
+                row,
+                "lookup_value",
+                f"lookup table {r.lookup.name} has no UNIQUE constraint or index on column "
+                f"{value.name!r}: every window must also check that each value has only one "
+                "row (an extra query), and a value with several rows stops the sync",
+                f"make it unique on green: CREATE UNIQUE INDEX ... ON {r.lookup.name} "
+                f"({value.name}), after removing any duplicate values",
+                "warning",
+            )
 
     def _table(self, schema: Schema, row: MappingRow, f: str, side: str) -> Table | None:
         text = getattr(row, f)

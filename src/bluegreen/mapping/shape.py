@@ -162,41 +162,45 @@ _MIN_FAMILIES = frozenset({"int", "decimal", "float", "text", "date", "time", "d
 def resolve_lookup(green: Dialect, source: Source, target: Target, s: ColumnSource) -> None:
     """Replace the staged values of L column ``s`` by their lookup keys, set-based on green.
 
-    With policy ``insert`` the missing values are inserted first. Then one join writes the key
-    of every value that has exactly one lookup row, and a scan of the stage looks for rows left
-    without a key; only when there are some does a second join tell a value with several
-    lookup rows (always an error) from a missing one (an error with policy ``error``). So a
-    batch whose values all resolve costs one join, not two. A key type without ``MIN`` (uuid,
-    boolean, binary) takes the ambiguity join first and then resolves every value."""
+    One join writes the key of every value that has exactly one lookup row, and a scan of the
+    stage looks for rows left without a key; a batch whose values all resolve costs just that.
+    Only when rows are left does a second query tell a value with several lookup rows (always
+    an error) from a missing one: policy ``insert`` then adds the missing values and gives
+    their rows the new keys, ``error`` stops the window, ``null`` leaves the key NULL.
+
+    A lookup whose value column is unique on green (a UNIQUE constraint or index) cannot be
+    ambiguous: its join is a plain one and the ambiguity query never runs. Otherwise the join
+    keeps only values with one row (``MIN`` of the key over a ``COUNT(*) = 1`` group); a key
+    type without ``MIN`` (uuid, boolean, binary) takes the ambiguity query first and then a
+    plain join."""
     lk = s.lookup
     assert lk is not None
     stage = green.stage_name(target.index)
     name = f"{lk.table.name}.{lk.value}"
     doing = f"look up {name} for green {target.green.name}.{s.green}"
-    if lk.on_missing == "insert":
-        added = green.execute(
-            green.lookup_insert_sql(lk.table, lk.value, stage, lk.stage_column),
-            doing=f"insert missing values into {name}",
-        )
-        if added > 0:
-            log.info("added %d row(s) to lookup table %s", added, lk.table.name)
+    unique = lk.table.is_unique((lk.value,))
     key_type = parse_type(lk.table.column(lk.key).type, type(green).type_meanings)
-    one_join = key_type.family in _MIN_FAMILIES
-    if not one_join:
+    grouped = not unique and key_type.family in _MIN_FAMILIES
+    if not unique and not grouped:
         _check_ambiguous(green, target, s, None, doing)
     green.execute(
         green.lookup_resolve_sql(
-            lk.table, lk.key, lk.value, stage, lk.stage_column, s.green, unique_only=one_join
+            lk.table, lk.key, lk.value, stage, lk.stage_column, s.green, unique_only=grouped
         ),
         doing=doing,
     )
     missing_sql = green.lookup_missing_sql(stage, lk.stage_column, s.green, target.key)
-    if lk.on_missing == "insert" and not one_join:
-        return  # every value had its row, and none had several
     if not _first_rows(green, missing_sql, doing, limit=1):
         return
-    if one_join:
+    if grouped:
         _check_ambiguous(green, target, s, s.green, doing)
+    if lk.on_missing == "insert":
+        for sql in green.lookup_add_sql(
+            lk.table, lk.key, lk.value, stage, lk.stage_column, s.green
+        ):
+            green.execute(sql, doing=f"insert missing values into {name}")
+        log.info("added the staged values lookup table %s lacked", lk.table.name)
+        return
     if lk.on_missing != "error":
         return  # null: the key stays NULL
     missing = _first_rows(green, missing_sql, doing)

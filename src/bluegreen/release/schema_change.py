@@ -53,6 +53,7 @@ def schema_doc(schema: Schema) -> dict[str, Any]:
                     ]
                     for fk in t.foreign_keys
                 ],
+                "unique_keys": [list(u) for u in t.unique_keys],
             }
             for t in sorted(schema.tables.values(), key=lambda t: t.name)
         ],
@@ -73,6 +74,7 @@ def schema_from_doc(doc: dict[str, Any]) -> Schema:
                 ForeignKey(f[0], tuple(f[1]), TableName(f[2], f[3]), tuple(f[4]))
                 for f in t["foreign_keys"]
             ),
+            unique_keys=tuple(tuple(u) for u in t.get("unique_keys", [])),
         )
     return schema
 

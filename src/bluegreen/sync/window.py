@@ -87,6 +87,9 @@ class Window:
         self.staged = StageStats()
         self.apply_seconds = 0.0
         self._staged_targets: set[int] = set()  # stages created (and holding rows) this window
+        # per streamed target: the range of the first key column its stage holds now (for
+        # bounded applies; see Dialect.apply_key_range), None once a batch had no integer key
+        self._bounds: dict[int, tuple[int, int] | None] = {}
         self._t0 = 0.0
         self._started_at = dt.datetime.now(dt.UTC)
         self._open = False
@@ -202,9 +205,19 @@ class Window:
                 self.green.create_stage(target.index, target.stage_columns)
                 self._staged_targets.add(target.index)
             self.green.load_stage(target.index, target.load_columns, shaped)
+            if self.green.apply_key_range and self.plan.is_streamed(target.index):
+                self._widen_bounds(target.index, shaped, target.key)
         self.staged.rows += frame.height
         self.staged.batches += 1
         self.staged.stage_seconds += time.perf_counter() - t
+
+    def _widen_bounds(self, index: int, frame: pl.DataFrame, key: tuple[str, ...]) -> None:
+        """Widen target ``index``'s staged key range by ``frame``'s keys."""
+        got = self.green.key_bounds(frame, key)
+        if index in self._bounds:
+            had = self._bounds[index]
+            got = None if had is None or got is None else (min(had[0], got[0]), max(had[1], got[1]))
+        self._bounds[index] = got
 
     def _finish_lookups(self, sources: list[Source]) -> None:
         """A mapping's set-based fixups (lookups) on the loaded stages of ``sources``."""
@@ -259,7 +272,9 @@ class Window:
             # rollback to the name goes to the newest, the one of the failed step
             self.green.savepoint(STEP_SAVEPOINT)
             try:
-                self._run(step, stats, self.green.stage_name(step.target))
+                self._run(
+                    step, stats, self.green.stage_name(step.target), self._bounds.get(step.target)
+                )
             except ApplyError as exc:
                 raise self._refused(step, exc) from exc
 
@@ -279,6 +294,7 @@ class Window:
                     if pending == 0:
                         for index in indexes & self._staged_targets:
                             self.green.truncate_stage(index)
+                            self._bounds.pop(index, None)
                     self._load(source, frame)
                     pending += frame.height
                     if pending >= every:
@@ -297,25 +313,31 @@ class Window:
         self._finish_lookups([source])
         self._run_steps(steps, done)
 
-    def _run(self, step: Step, stats: TableStats, stage: str) -> None:
-        """Run ``step``'s statements against ``stage`` (the window's, or a narrowed one)."""
+    def _run(
+        self, step: Step, stats: TableStats, stage: str, bounds: tuple[int, int] | None = None
+    ) -> None:
+        """Run ``step``'s statements against ``stage`` (the window's, or a narrowed one);
+        ``bounds``, the range of the stage's first key column, restricts the target to it."""
         target = self.plan.target(step.target)
         table = target.green
         green = self.green
         doing = f"{step.action} into green table {table.name} ({step.phase})"
         key = target.key
+        bounded = bounds is not None
+        params = bounds or ()
         if step.action == "insert":
-            sql = green.insert_sql(table, stage, target.columns, key, step.nulled)
-            stats.inserts += max(0, green.run_insert(table, sql, doing))
+            sql = green.insert_sql(table, stage, target.columns, key, step.nulled, bounded)
+            stats.inserts += max(0, green.run_insert(table, sql, doing, params))
         elif step.action == "update":
             cols = [c for c in target.columns if c not in key]
             if cols:
-                sql = green.update_sql(table, stage, cols, key)
-                n = max(0, green.execute(sql, doing=doing))
+                sql = green.update_sql(table, stage, cols, key, bounded)
+                n = max(0, green.execute(sql, params, doing=doing))
                 # a cycle's second pass also rewrites the rows its first pass inserted
                 stats.updates += n - stats.inserts if step.second_pass else n
         elif step.action == "delete":
-            n = max(0, green.execute(green.delete_sql(table, stage, key), doing=doing))
+            sql = green.delete_sql(table, stage, key, bounded)
+            n = max(0, green.execute(sql, params, doing=doing))
             if step.phase == "deferred_deletes":
                 stats.deferred_deletes += n
             else:

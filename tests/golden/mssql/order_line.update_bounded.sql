@@ -1,0 +1,1 @@
+UPDATE g SET [customer_id] = s.[customer_id], [amount] = s.[amount] FROM [dbo].[order_line] AS g INNER JOIN #bg_stage_1 AS s ON g.[order_id] = s.[order_id] AND g.[line_no] = s.[line_no] WHERE s.[__bg_present] = 1 AND g.[order_id] >= ? AND g.[order_id] <= ?;

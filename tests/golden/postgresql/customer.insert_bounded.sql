@@ -1,0 +1,1 @@
+INSERT INTO "public"."customer" ("id", "name", "region", "created_at") SELECT s."id", s."name", s."region", s."created_at" FROM "bg_stage_0" AS s WHERE s."__bg_present" = 1 AND NOT EXISTS (SELECT 1 FROM "public"."customer" AS g WHERE g."id" = s."id" AND g."id" >= %s AND g."id" <= %s);

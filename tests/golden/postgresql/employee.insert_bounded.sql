@@ -1,0 +1,1 @@
+INSERT INTO "public"."employee" ("id", "manager_id", "name") SELECT s."id", s."manager_id", s."name" FROM "bg_stage_2" AS s WHERE s."__bg_present" = 1 AND NOT EXISTS (SELECT 1 FROM "public"."employee" AS g WHERE g."id" = s."id" AND g."id" >= %s AND g."id" <= %s);

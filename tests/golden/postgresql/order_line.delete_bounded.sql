@@ -1,0 +1,1 @@
+DELETE FROM "public"."order_line" AS g WHERE EXISTS (SELECT 1 FROM "bg_stage_1" AS s WHERE g."order_id" = s."order_id" AND g."line_no" = s."line_no" AND s."__bg_present" = 0) AND g."order_id" >= %s AND g."order_id" <= %s;

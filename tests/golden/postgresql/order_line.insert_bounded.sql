@@ -1,0 +1,1 @@
+INSERT INTO "public"."order_line" ("order_id", "line_no", "customer_id", "amount") SELECT s."order_id", s."line_no", s."customer_id", s."amount" FROM "bg_stage_1" AS s WHERE s."__bg_present" = 1 AND NOT EXISTS (SELECT 1 FROM "public"."order_line" AS g WHERE g."order_id" = s."order_id" AND g."line_no" = s."line_no" AND g."order_id" >= %s AND g."order_id" <= %s);

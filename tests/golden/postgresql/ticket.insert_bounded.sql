@@ -1,0 +1,1 @@
+INSERT INTO "public"."ticket" ("id", "subject", "body") OVERRIDING SYSTEM VALUE SELECT s."id", s."subject", s."body" FROM "bg_stage_3" AS s WHERE s."__bg_present" = 1 AND NOT EXISTS (SELECT 1 FROM "public"."ticket" AS g WHERE g."id" = s."id" AND g."id" >= %s AND g."id" <= %s);

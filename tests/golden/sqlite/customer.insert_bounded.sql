@@ -1,0 +1,1 @@
+INSERT INTO "customer" ("id", "name", "region", "created_at") SELECT s."id", s."name", s."region", s."created_at" FROM "bg_stage_0" AS s WHERE s."__bg_present" = 1 AND NOT EXISTS (SELECT 1 FROM "customer" AS g WHERE g."id" = s."id" AND g."id" >= ? AND g."id" <= ?);

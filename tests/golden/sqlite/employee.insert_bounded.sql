@@ -1,0 +1,1 @@
+INSERT INTO "employee" ("id", "manager_id", "name") SELECT s."id", s."manager_id", s."name" FROM "bg_stage_2" AS s WHERE s."__bg_present" = 1 AND NOT EXISTS (SELECT 1 FROM "employee" AS g WHERE g."id" = s."id" AND g."id" >= ? AND g."id" <= ?);

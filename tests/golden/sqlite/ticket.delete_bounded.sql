@@ -1,0 +1,1 @@
+DELETE FROM "ticket" AS g WHERE "id" IN (SELECT "id" FROM "bg_stage_3" WHERE "__bg_present" = 0) AND g."id" >= ? AND g."id" <= ?;

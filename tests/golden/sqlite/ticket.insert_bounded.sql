@@ -1,0 +1,1 @@
+INSERT INTO "ticket" ("id", "subject", "body") SELECT s."id", s."subject", s."body" FROM "bg_stage_3" AS s WHERE s."__bg_present" = 1 AND NOT EXISTS (SELECT 1 FROM "ticket" AS g WHERE g."id" = s."id" AND g."id" >= ? AND g."id" <= ?);

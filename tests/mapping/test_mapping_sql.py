@@ -43,8 +43,7 @@ def _statements(d: Dialect, t: Table) -> list[str]:
 def test_tsql_lookup_statements_parse() -> None:
     linter = Linter(config=FluffConfig(overrides={"dialect": "tsql"}))
     statements = _statements(MSSQLDialect(), LOOKUP)
-    # policy insert: the values of rows left without a key, then those rows' keys (T-SQL has no
-    # INSERT ... RETURNING feeding an UPDATE, so two statements)
+    # policy insert: the values of the rows left without a key, then those rows' keys
     assert statements[0].endswith("AND s.[country_id] IS NULL")
     assert statements[1].endswith("WHERE s.[country_id] IS NULL")
     assert statements[4].startswith("UPDATE s SET [country_id] = l.[country_id] FROM #bg_stage_0")

@@ -141,21 +141,6 @@ class PostgresDialect(Dialect):
                 self.conn.execute("ROLLBACK")
         self._in_tx = False
 
-    def lookup_add_sql(
-        self, lookup: Table, key: str, value: str, stage: str, value_col: str, key_col: str
-    ) -> list[str]:
-        # One statement instead of two: the INSERT's RETURNING hands the new rows' keys straight
-        # to the UPDATE of the stage, so the lookup table is not joined a second time.
-        v, sv, k = self.quote(value), self.quote(value_col), self.quote(key_col)
-        return [
-            f"WITH bg_added AS (INSERT INTO {self.qualify(lookup.name)} ({v}) "
-            f"SELECT DISTINCT s.{sv} FROM {stage} AS s WHERE s.{self.quote(PRESENT)} <> 0 "
-            f"AND s.{sv} IS NOT NULL AND s.{k} IS NULL "
-            f"RETURNING {self.quote(key)} AS bg_key, {v} AS bg_value) "
-            f"UPDATE {stage} AS s SET {k} = a.bg_key FROM bg_added AS a "
-            f"WHERE s.{k} IS NULL AND s.{sv} = a.bg_value"
-        ]
-
     def marked_text(self, sql: str) -> str:
         # psycopg reads every % of a statement with parameters as a marker (%s, %(name)s): a %
         # inside a quoted identifier ("odd%fact") must be doubled, or the statement fails

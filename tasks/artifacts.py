@@ -97,6 +97,8 @@ class SyncReport:
             "deferred_deletes": t.deferred_deletes,
             "tables": self.table_rows(),
             "seconds": round(self.seconds, 3),
+            # the windows' own clocks (open to commit): the rest of the run is orchestration
+            "window_seconds": round(sum(w.total_seconds for w in self.windows), 3),
             "lag": None
             if self.lag is None
             else {

@@ -6,6 +6,12 @@ application-sized transactions. Every changed key is changed exactly once, so th
 changes equals the number of net changed rows a sync must move, and the final state of every
 changed row is known in memory (the input of a benchmark's "raw limit" path).
 
+``fact.note`` comes in two flavours (:data:`LOOKUP_VALUES`), because a benchmark that maps it
+through a lookup measures something different with each: ``distinct`` notes are nearly unique
+free text (a natural key mapped to a surrogate: almost every changed row brings a new value),
+``repeating`` notes are one of about 200 labels, as a status, currency or country column is
+(new values are rare: about 1 in 200 changed facts brings a label the seed never used).
+
 Benchmarks print; they never assert. Tests only check that a benchmark's code path completes
 and that the databases it syncs end up equal.
 """
@@ -305,9 +311,41 @@ def _dim_row(rng: random.Random, key: int, version: int) -> tuple[Any, ...]:
     )
 
 
-def _fact_row(rng: random.Random, key: int, dim_id: int, version: int) -> tuple[Any, ...]:
+LOOKUP_VALUES = ("distinct", "repeating")  # how ``fact.note`` is generated (module docstring)
+_LABEL_NUMBERS = 20  # repeating notes: every word with 0..19, i.e. 200 labels
+NEW_LABEL_SHARE = 1 / 200  # repeating notes: share of changed facts with a label the seed lacks
+
+
+def _note(rng: random.Random, values: str, change: bool) -> str | None:
+    """A fact's note: 10 % NULL and 5 % empty in either mode, the rest as ``values`` says.
+
+    ``distinct`` draws exactly what the workload always drew (same rng calls, same rows).
+    ``repeating`` draws one of the 200 labels; a change (``change``) instead brings, with
+    probability :data:`NEW_LABEL_SHARE`, a label numbered beyond them, one no seed row has, so
+    a lookup with on missing ``insert`` still takes its insert path, rarely.
+    """
     r = rng.random()
-    note = None if r < 0.1 else ("" if r < 0.15 else f"{rng.choice(_WORDS)}-{rng.randrange(10**6)}")
+    if r < 0.1:
+        return None
+    if r < 0.15:
+        return ""
+    word = rng.choice(_WORDS)
+    if values == "distinct":
+        return f"{word}-{rng.randrange(10**6)}"
+    if change and r < 0.15 + NEW_LABEL_SHARE:
+        return f"{word}-{rng.randrange(_LABEL_NUMBERS, 10**6)}"
+    return f"{word}-{rng.randrange(_LABEL_NUMBERS)}"
+
+
+def _fact_row(
+    rng: random.Random,
+    key: int,
+    dim_id: int,
+    version: int,
+    values: str = "distinct",
+) -> tuple[Any, ...]:
+    """A fact row; ``version`` 0 is the seed, any other a change (see :func:`_note`)."""
+    note = _note(rng, values, change=version > 0)
     amount = decimal.Decimal(rng.randrange(-(10**7), 10**9)).scaleb(-2)
     return (
         key,
@@ -325,12 +363,19 @@ class Workload:
     Dimension rows ``dims - dim_deletes + 1 .. dims`` are never referenced by a fact, so the
     changes can delete them without breaking the foreign key; every other change keeps the FK
     valid at every commit (a new fact points at a live or an already inserted dimension row).
+    ``lookup_values`` picks how ``fact.note`` is generated (:data:`LOOKUP_VALUES`, module
+    docstring); the default keeps the rows every benchmark has always used.
     """
 
-    def __init__(self, sizes: Sizes, seed: int = 20_240_101) -> None:
+    def __init__(
+        self, sizes: Sizes, seed: int = 20_240_101, lookup_values: str = "distinct"
+    ) -> None:
         sizes.check()
+        if lookup_values not in LOOKUP_VALUES:
+            raise ValueError(f"lookup_values must be one of {LOOKUP_VALUES}, not {lookup_values!r}")
         self.sizes = sizes
         self.seed = seed
+        self.lookup_values = lookup_values
         d_del, _ = sizes.split(sizes.deletes)
         self.live_dims = sizes.dims - d_del  # dims a fact may reference
 
@@ -343,7 +388,8 @@ class Workload:
     def fact_rows(self) -> Iterator[tuple[Any, ...]]:
         rng = random.Random(self.seed + 1)
         for key in range(1, self.sizes.facts + 1):
-            yield _fact_row(rng, key, rng.randrange(1, self.live_dims + 1), 0)
+            dim_id = rng.randrange(1, self.live_dims + 1)
+            yield _fact_row(rng, key, dim_id, 0, self.lookup_values)
 
     def _seed_dims(self, keys: set[int]) -> dict[int, int]:
         """The seed's dimension of each fact in ``keys`` (regenerated, not stored)."""
@@ -378,6 +424,7 @@ class Workload:
         out: list[Transaction] = []
         new_dims: list[int] = []
         seed_dims = self._seed_dims(set(fact_upd))
+        values = self.lookup_values
         for i in range(n_tx):
             version = i + 1
             tx = Transaction()
@@ -391,11 +438,13 @@ class Workload:
                 return rng.randrange(1, self.live_dims + 1)
 
             tx.fact_inserts = [
-                _fact_row(rng, k, pick_dim(), version) for k in chunks["fact_ins"][i]
+                _fact_row(rng, k, pick_dim(), version, values) for k in chunks["fact_ins"][i]
             ]
             # most updates leave a fact's dimension alone (as in real fact tables); some move it
             tx.fact_updates = [
-                _fact_row(rng, k, pick_dim() if rng.random() < 0.1 else seed_dims[k], version)
+                _fact_row(
+                    rng, k, pick_dim() if rng.random() < 0.1 else seed_dims[k], version, values
+                )
                 for k in chunks["fact_upd"][i]
             ]
             tx.fact_deletes = chunks["fact_del"][i]

@@ -18,6 +18,7 @@ from tests.conftest import PG_URL, pg_available
 FACTS, DIMS, CHANGES = 2_000, 200, 400
 
 
+@pytest.mark.parametrize("lookup_values", ["distinct", "repeating"])
 @pytest.mark.parametrize(
     "engine",
     [
@@ -26,7 +27,7 @@ FACTS, DIMS, CHANGES = 2_000, 200, 400
     ],
 )
 def test_quick_run_completes_and_green_equals_blue(
-    engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    engine: str, lookup_values: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if engine == "postgresql" and not pg_available():
         pytest.skip(f"PostgreSQL is not reachable at {PG_URL}")
@@ -35,6 +36,7 @@ def test_quick_run_completes_and_green_equals_blue(
     argv = ["--quick", "--engine", engine, "--facts", str(FACTS), "--dims", str(DIMS)]
     argv += ["--changes", str(CHANGES), "--batch-size", "150", "--tx-rows", "100"]
     argv += ["--dir", str(tmp_path), "--pg-url", PG_URL, "--mapped"]
+    argv += ["--lookup-values", lookup_values]
     (result,) = main(argv)
 
     assert result.summary is not None and result.summary.caught_up
@@ -56,3 +58,4 @@ def test_quick_run_completes_and_green_equals_blue(
     out = capsys.readouterr().out
     assert "changes/s" in out and engine in out
     assert "mapped/identity" in out and "2 table(s) match" in out
+    assert f"lookup values {lookup_values}" in out

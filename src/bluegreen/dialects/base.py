@@ -85,9 +85,8 @@ class Dialect:
     (PostgreSQL: its planner may otherwise hash them into random order; sorted, the join walks
     the primary key in order and green's apply gets its rows in key order)."""
     stream_apply_rows: ClassVar[int] = 500_000
-    """Rows a streamed (fact) table's stage collects before it is applied. PostgreSQL joins a
-    stage to its target by hashing the stage and scanning the whole target whatever the
-    stage's size, so fewer, larger applies cost fewer scans of a big table."""
+    """Rows a streamed (fact) table's stage collects before it is applied: fewer, larger
+    applies where each apply may cost a scan of the whole target (no key-range bounds)."""
     apply_key_range: ClassVar[bool] = False
     """A streamed apply bounds the target by the range of the staged keys (first key column,
     integer keys), so each apply reads only the part of a big target its keys fall in

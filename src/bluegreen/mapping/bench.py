@@ -17,8 +17,12 @@ blue ``fact``      green ``fact``           workbook row
 The rows already there are converted in SQL (``fact_note`` is filled from the distinct notes), so
 the mapped green starts equal to blue *through the mapping*, as an identity clone starts equal to
 blue; the first sync then moves exactly the changes made after tracking was enabled. The lookup
-gets a value per distinct note (about one per fact row), the hard case for a lookup: every
-window inserts the new notes into a large table and resolves every staged row against it.
+gets a row per distinct note, so its size and its insert rate are the workload's choice
+(``--lookup-values``): ``distinct`` notes are nearly unique, about one lookup row per fact row,
+the hard case for a lookup (every window inserts almost every staged note into a large table and
+resolves every staged row against it); ``repeating`` notes are about 200 labels, as a status or
+currency column holds, so the lookup stays small and only about 1 in 200 changed facts inserts.
+Nothing here depends on the mode: the same conversion and workbook serve both.
 
     remap_fact(green, lookup_key_ddl="INTEGER PRIMARY KEY")   # SQLite: the engine assigns keys
     builder = write_workbook(blue, green, tmp / "mapping.xlsx")

@@ -135,7 +135,9 @@ def task_run_named(flow_run_id: UUID, name: str) -> TaskRun | None:
 
     def find() -> TaskRun | None:
         for run in task_runs(flow_run_id):
-            if name in (run.name, run.name.rsplit("-", 1)[0]) and run.state.is_final():
+            # a task run the API holds before its state event was recorded has no state yet
+            final = run.state is not None and run.state.is_final()
+            if name in (run.name, run.name.rsplit("-", 1)[0]) and final:
                 return run
         return None
 

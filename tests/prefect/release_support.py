@@ -106,8 +106,12 @@ class FlowThread:
         return self.state
 
 
-def paused_run(name: str, pause_key: str, timeout: float = 60.0) -> FlowRun:
-    """The flow run called ``name`` once it is Paused at its pause ``pause_key`` ("1", ...)."""
+def paused_run(name: str, pause_key: str, timeout: float = 150.0) -> FlowRun:
+    """The flow run called ``name`` once it is Paused at its pause ``pause_key`` ("1", ...).
+
+    The wait is long because the harness's API writes to one SQLite file: under load its
+    services can hold the write lock past a 30 s busy timeout, and the flow's own API calls
+    (pausing the sync schedule) wait and retry behind them."""
 
     def find() -> FlowRun | None:
         with get_client(sync_client=True) as client:

@@ -475,31 +475,16 @@ class Dialect:
         return f"DELETE {alias} FROM {table} AS {alias} WHERE {where}"
 
     # A bounded statement (``bounded=True``) also restricts the target to the staged keys'
-    # range: ``g.k0 >= ? AND g.k0 <= ?``, two bound values (:meth:`key_bounds` gives them).
-    # It never changes which rows match (every staged key lies in the range); it lets the
-    # engine read the target through its primary key's range instead of whole.
-    _BOUNDS = "\x00bg_bounds\x00"
-
-    def _bounded(self, sql: str, key: Sequence[str], bounded: bool) -> str:
-        """``sql`` with its bounds slot filled (bounded) or removed."""
+    # range: ``g.k0 >= ? AND g.k0 <= ?``, two bound values (the window passes the range of the
+    # stage's first key column). It never changes which rows match (every staged key lies in
+    # the range); it lets the engine read the target through its primary key's range.
+    def _bounds(self, key: Sequence[str], bounded: bool) -> str:
+        """The bounds condition (with its leading AND) of a bounded statement, else nothing."""
         if not bounded:
-            return sql.replace(self._BOUNDS, "")
+            return ""
         k = f"g.{self.quote(key[0])}"
-        marks = self.placeholder(1)
-        return sql.replace(self._BOUNDS, f" AND {k} >= {marks} AND {k} <= {marks}")
-
-    @staticmethod
-    def key_bounds(frame: pl.DataFrame, key: Sequence[str]) -> tuple[int, int] | None:
-        """The (lowest, highest) first key column of ``frame``, for a bounded statement; None
-        when the key is not an integer (a text key's order is the column's collation, which
-        a range computed here could contradict) or the frame is empty."""
-        col = frame.get_column(key[0]) if key and key[0] in frame.columns else None
-        if col is None or not col.dtype.is_integer() or col.len() == 0:
-            return None
-        lo, hi = col.min(), col.max()
-        if lo is None or hi is None:
-            return None
-        return int(lo), int(hi)  # type: ignore[arg-type]
+        mark = self.placeholder(1)
+        return f" AND {k} >= {mark} AND {k} <= {mark}"
 
     # The stage's __bg_present column: 0 = absent on blue (delete), 1 = present (upsert). The
     # UPDATE runs before the INSERT: it can only touch rows green already has, and the INSERT
@@ -520,12 +505,12 @@ class Dialect:
         cols = ", ".join(self.quote(c) for c in columns)
         values = ", ".join("NULL" if c in nulled else f"s.{self.quote(c)}" for c in columns)
         override = self.identity_insert_clause if table.has_identity else ""
-        sql = (
+        match = self._key_match(key, "g", "s") + self._bounds(key, bounded)
+        return (
             f"INSERT INTO {target} ({cols}){override} SELECT {values} FROM {stage} AS s "
             f"WHERE s.{self.quote(PRESENT)} = 1 AND NOT EXISTS "
-            f"(SELECT 1 FROM {target} AS g WHERE {self._key_match(key, 'g', 's')}{self._BOUNDS})"
+            f"(SELECT 1 FROM {target} AS g WHERE {match})"
         )
-        return self._bounded(sql, key, bounded)
 
     def update_sql(
         self,
@@ -538,28 +523,26 @@ class Dialect:
         """Overwrite the green rows of keys staged as present with the staged values."""
         target = self.qualify(table.name)
         sets = ", ".join(f"{self.quote(c)} = s.{self.quote(c)}" for c in columns)
-        sql = self._update_joined(
+        return self._update_joined(
             target,
             sets,
             stage,
             self._key_match(key, "g", "s"),
-            f"s.{self.quote(PRESENT)} = 1{self._BOUNDS}",
+            f"s.{self.quote(PRESENT)} = 1{self._bounds(key, bounded)}",
         )
-        return self._bounded(sql, key, bounded)
 
     def delete_sql(
         self, table: Table, stage: str, key: Sequence[str], bounded: bool = False
     ) -> str:
         """Delete green rows whose key is staged as absent on blue."""
         target = self.qualify(table.name)
-        sql = self._delete_aliased(
+        return self._delete_aliased(
             target,
             "g",
             f"EXISTS (SELECT 1 FROM {stage} AS s "
             f"WHERE {self._key_match(key, 'g', 's')} AND s.{self.quote(PRESENT)} = 0)"
-            f"{self._BOUNDS}",
+            f"{self._bounds(key, bounded)}",
         )
-        return self._bounded(sql, key, bounded)
 
     def unlink_sql(
         self, table: Table, stage: str, columns: Sequence[str], key: Sequence[str]

@@ -378,11 +378,10 @@ class SQLiteDialect(Dialect):
         cols = ", ".join(self.quote(k) for k in key)
         left = cols if len(key) == 1 else f"({cols})"
         alias = " AS g" if bounded else ""  # the bounds name the target as g
-        sql = (
+        return (
             f"DELETE FROM {target}{alias} WHERE {left} IN (SELECT {cols} FROM {stage} "
-            f"WHERE {self.quote(PRESENT)} = 0){self._BOUNDS}"
+            f"WHERE {self.quote(PRESENT)} = 0){self._bounds(key, bounded)}"
         )
-        return self._bounded(sql, key, bounded)
 
     def load_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self.errors("bulk insert"):

@@ -195,8 +195,9 @@ class Window:
                 return
             yield frame
 
-    def _load(self, source: Source, frame: pl.DataFrame) -> None:
-        """Shape one batch and bulk-load it into its targets' stages (created on first use)."""
+    def _load(self, source: Source, frame: pl.DataFrame, streamed: bool = False) -> None:
+        """Shape one batch and bulk-load it into its targets' stages (created on first use);
+        a ``streamed`` source's stages also track the range of their keys (bounded applies)."""
         assert self.upto is not None
         t = time.perf_counter()
         for target, shaped in self.shaper.shape(source, frame, self.upto):
@@ -205,7 +206,7 @@ class Window:
                 self.green.create_stage(target.index, target.stage_columns)
                 self._staged_targets.add(target.index)
             self.green.load_stage(target.index, target.load_columns, shaped)
-            if self.green.apply_key_range and self.plan.is_streamed(target.index):
+            if streamed and self.green.apply_key_range:
                 self._widen_bounds(target.index, shaped, target.key)
         self.staged.rows += frame.height
         self.staged.batches += 1
@@ -213,7 +214,7 @@ class Window:
 
     def _widen_bounds(self, index: int, frame: pl.DataFrame, key: tuple[str, ...]) -> None:
         """Widen target ``index``'s staged key range by ``frame``'s keys."""
-        got = self.green.key_bounds(frame, key)
+        got = _key_range(frame, key)
         if index in self._bounds:
             had = self._bounds[index]
             got = None if had is None or got is None else (min(had[0], got[0]), max(had[1], got[1]))
@@ -295,7 +296,7 @@ class Window:
                         for index in indexes & self._staged_targets:
                             self.green.truncate_stage(index)
                             self._bounds.pop(index, None)
-                    self._load(source, frame)
+                    self._load(source, frame, streamed=True)
                     pending += frame.height
                     if pending >= every:
                         self._apply_stage(source, steps, done)
@@ -447,6 +448,19 @@ class Window:
         for phase in PHASES:
             self.apply(phase)
         return self.commit()
+
+
+def _key_range(frame: pl.DataFrame, key: tuple[str, ...]) -> tuple[int, int] | None:
+    """The (lowest, highest) first key column of ``frame``, for a bounded apply; None when the
+    key is not an integer (a text key's order is the column's collation, which a range
+    computed here could contradict) or the frame has no row."""
+    col = frame.get_column(key[0]) if key and key[0] in frame.columns else None
+    if col is None or not col.dtype.is_integer() or col.len() == 0:
+        return None
+    lo, hi = col.min(), col.max()
+    if lo is None or hi is None:
+        return None
+    return int(lo), int(hi)  # type: ignore[arg-type]
 
 
 def run_window(

@@ -377,21 +377,41 @@ def verify_pair(
         state = GreenState(green, stream)
         if state.installed():
             report.green_watermark = state.read()[0]
-        for target in plan.targets:
-            blue_name, bd, shaped_path = blue_digests[target.index]
-            fam = _families(target, meanings) if shaped_path else None
-            gd = _digest(
-                green,
-                _green_select(green, target),
-                batch_size,
-                f"read green {target.green.name} to verify",
-                fam,
-            )
-            report.tables.append(_check(target, blue_name, bd, gd, shaped_path))
+        report.tables += _green_checks(green, plan, blue_digests, meanings, batch_size)
     finally:
         green.rollback()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _green_checks(
+    green: Dialect,
+    plan: SyncPlan,
+    blue_digests: dict[int, tuple[str, Digest, bool]],
+    meanings: dict[str, str],
+    batch_size: int,
+    skip: dict[int, set[KeyTerms]] | None = None,
+) -> list[TableCheck]:
+    """Digest every target on green (in its open snapshot), leaving out the keys ``skip``
+    names per target, and pair each digest with blue's."""
+    checks = []
+    for target in plan.targets:
+        blue_name, bd, shaped_path = blue_digests[target.index]
+        fam = _families(target, meanings) if shaped_path else None
+        keys = (skip or {}).get(target.index, set())
+        kfam = _green_key_families(target, meanings)
+        width = len(_compared(target))
+        gd = _digest(
+            green,
+            _green_select(green, target, target.key if keys else ()),
+            batch_size,
+            f"read green {target.green.name} to verify",
+            fam,
+            (lambda row, w=width, k=keys, f=kfam: _terms(row[w:], f) in k) if keys else None,
+            width if keys else None,
+        )
+        checks.append(_check(target, blue_name, bd, gd, shaped_path))
+    return checks
 
 
 def _maybe_watermark(db: Dialect) -> Watermark | None:
@@ -507,22 +527,7 @@ def verify_unchanged(
             blue_digests = _blue_digests(blue, plan, shaper, meanings, batch_size, upto, skip_blue)
         finally:
             blue.rollback()
-        for target in plan.targets:
-            blue_name, bd, shaped_path = blue_digests[target.index]
-            fam = _families(target, meanings) if shaped_path else None
-            keys = skip_green[target.index]
-            kfam = _green_key_families(target, meanings)
-            width = len(_compared(target))
-            gd = _digest(
-                green,
-                _green_select(green, target, target.key if keys else ()),
-                batch_size,
-                f"read green {target.green.name} to verify",
-                fam,
-                (lambda row, w=width, k=keys, f=kfam: _terms(row[w:], f) in k) if keys else None,
-                width,
-            )
-            report.tables.append(_check(target, blue_name, bd, gd, shaped_path))
+        report.tables += _green_checks(green, plan, blue_digests, meanings, batch_size, skip_green)
     finally:
         green.rollback()
     report.seconds = time.perf_counter() - t0

@@ -523,13 +523,14 @@ def run_engine(
 
 
 def _measure_sync(
-    engine: str, db: _Databases, green: str, batch_size: int
+    engine: str, db: _Databases, green: str, batch_size: int, workbook: Path | None = None
 ) -> tuple[float, RunSummary, float]:
+    """Time one sync into ``green`` (through ``workbook`` when given); print its windows."""
     db.quiesce()
     reset_peak_rss()
-    seconds, summary = run_sync(db.url("blue"), db.url(green), batch_size)
+    seconds, summary = run_sync(db.url("blue"), db.url(green), batch_size, workbook)
     rss = peak_rss_mb()
-    say(f"[{engine}] sync: {summary.summary()}")
+    say(f"[{engine}] {'mapped sync' if workbook else 'sync'}: {summary.summary()}")
     for w in summary.windows:
         if w.changes:
             say(
@@ -564,18 +565,7 @@ def _remapped(engine: str, db: _Databases, name: str, workbook: Path) -> str:
 def _measure_mapped(
     engine: str, db: _Databases, green: str, batch_size: int, workbook: Path
 ) -> Mapped:
-    db.quiesce()
-    reset_peak_rss()
-    seconds, summary = run_sync(db.url("blue"), db.url(green), batch_size, workbook)
-    rss = peak_rss_mb()
-    say(f"[{engine}] mapped sync: {summary.summary()}")
-    for w in summary.windows:
-        if w.changes:
-            say(
-                f"[{engine}]   window {w.window_id}: {w.changes:,} rows, read "
-                f"{w.read_seconds:.2f} s, stage+apply {w.apply_seconds:.2f} s, "
-                f"total {w.total_seconds:.2f} s"
-            )
+    seconds, summary, rss = _measure_sync(engine, db, green, batch_size, workbook)
     return Mapped(seconds, rss, summary)
 
 
